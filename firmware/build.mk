@@ -1,0 +1,31 @@
+# How MicroPython is built for ksock (included by the top-level Makefile).
+# Each rule hands over to MicroPython's own make, which is incremental, so a
+# change in firmware/cmodules/ or ksock/ rebuilds in seconds.
+MPY      := $(ROOT)/build/micropython
+MPYCROSS := $(ROOT)/build/mpy-cross/mpy-cross
+MPYLIB   := $(ROOT)/build/mpy-lib
+CMODS    := $(ROOT)/firmware/cmodules
+JOBS     ?= $(shell nproc)
+MPY_COMMON := MICROPY_MPYCROSS=$(MPYCROSS) MICROPY_MPYCROSS_DEPENDENCY=$(MPYCROSS) \
+	MPY_LIB_DIR=$(MPYLIB) -j$(JOBS)
+UNIX_FLAGS := MPY_CROSS_FLAGS=-march=x64 MICROPY_PY_SSL=0 MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=0 MICROPY_PY_BTREE=0 \
+	FROZEN_MANIFEST=$(ROOT)/firmware/manifest_unix.py $(MPY_COMMON)
+
+$(MPY)/.ksock-unpacked:
+	bash firmware/deps.sh
+
+build/mpy-cross/mpy-cross: $(MPY)/.ksock-unpacked
+	$(MAKE) -s -C $(MPY)/mpy-cross BUILD=$(ROOT)/build/mpy-cross -j$(JOBS)
+
+.PHONY: unix unix-nocmod qemu firmware-all
+unix: build/mpy-cross/mpy-cross
+	$(MAKE) -s -C $(MPY)/ports/unix BUILD=$(ROOT)/build/unix USER_C_MODULES=$(CMODS) $(UNIX_FLAGS)
+
+unix-nocmod: build/mpy-cross/mpy-cross
+	$(MAKE) -s -C $(MPY)/ports/unix BUILD=$(ROOT)/build/unix-nocmod $(UNIX_FLAGS)
+
+qemu: build/mpy-cross/mpy-cross
+	$(MAKE) -s -C $(MPY)/ports/qemu BOARD=MPS2_AN385 BUILD=$(ROOT)/build/qemu \
+		USER_C_MODULES=$(CMODS) FROZEN_MANIFEST=$(ROOT)/firmware/manifest_qemu.py $(MPY_COMMON)
+
+firmware-all: unix unix-nocmod qemu

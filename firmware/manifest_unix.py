@@ -1,0 +1,3 @@
+# Frozen into build/unix/micropython and build/unix-nocmod/micropython.
+include("$(MPY_DIR)/extmod/asyncio")
+package("ksock", base_path="..", opt=3)

@@ -1,0 +1,131 @@
+"""Network namespaces, veth pairs and taps for integration tests (iproute2).
+
+Every test network lives in namespaces this module creates (names start with
+`ks`, suffixed with the pid), so tests address nothing outside them. Teardown
+deletes the namespaces, which removes their links, even after a failure; stale
+ones from a killed run are reaped on the next start.
+"""
+import ctypes
+import contextlib
+import os
+import subprocess
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+_seq = 0
+
+
+def sh(*args, check=True, ns=None):
+    cmd = (["ip", "netns", "exec", ns] if ns else []) + [str(a) for a in args]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if check and r.returncode:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
+    return r.stdout
+
+
+def available():
+    """(ok, reason): can this process make namespaces (root, iproute2, netns)?"""
+    if os.geteuid() != 0:
+        return False, "needs root to create network namespaces"
+    try:
+        sh("ip", "-V")
+    except (OSError, RuntimeError) as e:
+        return False, "iproute2 missing: %s" % e
+    name = "ksprobe%d" % os.getpid()
+    try:
+        sh("ip", "netns", "add", name)
+        sh("ip", "netns", "del", name)
+    except RuntimeError as e:
+        return False, "cannot create a network namespace: %s" % e
+    return True, ""
+
+
+def reap_stale():
+    """Delete namespaces left by runs whose process is gone."""
+    for line in sh("ip", "netns", "list", check=False).splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith("ks") and "-" in name:
+            pid = name.rsplit("-", 2)[-2] if name.count("-") >= 2 else ""
+            if pid.isdigit() and not os.path.exists("/proc/%s" % pid):
+                sh("ip", "netns", "del", name, check=False)
+
+
+class NetNS:
+    def __init__(self, role):
+        global _seq
+        _seq += 1
+        self.name = "ks%s-%d-%d" % (role, os.getpid(), _seq)
+        sh("ip", "netns", "add", self.name)
+        self.run("ip", "link", "set", "lo", "up")
+        # No IPv6 chatter (router solicitations, DAD) on the test links.
+        self.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", check=False)
+        self.run("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1", check=False)
+
+    def run(self, *args, check=True):
+        return sh(*args, check=check, ns=self.name)
+
+    def delete(self):
+        sh("ip", "netns", "del", self.name, check=False)
+
+    @contextlib.contextmanager
+    def entered(self):
+        """Run the block with this thread in the namespace: sockets made inside
+        belong to it for their whole life."""
+        with open("/proc/self/ns/net") as old, open("/var/run/netns/" + self.name) as new:
+            if _libc.setns(new.fileno(), CLONE_NEWNET):
+                raise OSError(ctypes.get_errno(), "setns(%s)" % self.name)
+            try:
+                yield self
+            finally:
+                if _libc.setns(old.fileno(), CLONE_NEWNET):
+                    raise OSError(ctypes.get_errno(), "setns back")
+
+    def __repr__(self):
+        return "<netns %s>" % self.name
+
+
+class Link:
+    """A target namespace and a peer namespace joined by a veth pair.
+
+    The target's end (`tgt_if`) has no kernel address: ksock owns it through
+    AF_PACKET. The peer's end (`peer_if`) carries `peer_ip`: the Linux kernel
+    there is the other host. For QEMU, `tap=True` makes a tap in the peer
+    namespace instead, which QEMU (run in that namespace) attaches to.
+    """
+
+    def __init__(self, subnet=None, tap=False, mtu=1500):
+        n = (os.getpid() * 7 + _seq) % 200 + 20
+        self.subnet = subnet or "10.%d.%d" % (200 + n % 50, n)
+        self.prefix = 24
+        self.peer_ip = self.subnet + ".1"
+        self.tgt_ip = self.subnet + ".2"
+        self.tgt_mac = "02:00:00:%02x:%02x:02" % (n, _seq % 256)
+        self.peer = NetNS("p")
+        self.tgt = None
+        try:
+            if tap:
+                self.peer_if = "kstap0"
+                self.tgt_if = None
+                self.peer.run("ip", "tuntap", "add", "dev", self.peer_if, "mode", "tap")
+            else:
+                self.tgt = NetNS("t")
+                self.peer_if, self.tgt_if = "veth1", "veth0"
+                self.peer.run("ip", "link", "add", self.peer_if, "type", "veth", "peer", "name", self.tgt_if,
+                              "netns", self.tgt.name)
+                self.tgt.run("ip", "link", "set", self.tgt_if, "mtu", mtu, "up")
+                self.tgt.run("ip", "link", "set", self.tgt_if, "address", self.tgt_mac)
+            self.peer.run("ip", "link", "set", self.peer_if, "mtu", mtu, "up")
+            self.peer.run("ip", "addr", "add", "%s/%d" % (self.peer_ip, self.prefix), "dev", self.peer_if)
+        except Exception:
+            self.delete()
+            raise
+
+    @property
+    def target_ns(self):
+        """Namespace to start the target in (QEMU runs beside its tap)."""
+        return self.tgt.name if self.tgt else self.peer.name
+
+    def delete(self):
+        for ns in (self.tgt, self.peer):
+            if ns:
+                ns.delete()

@@ -1,0 +1,302 @@
+"""pytest plugin: run ksock's tests on a chosen target.
+
+    pytest --target=unix|unix-nocmod|qemu|serial:/dev/ttyUSB0
+
+Device tests (files under a `device/` directory) are MicroPython code: the file
+is sent to the target once, each top-level `test_*` function runs there and
+becomes its own pytest item; a failure shows the device's traceback. Host tests
+are ordinary pytest code; they may use the `target`, `link` and `netns_target`
+fixtures. With CI=true, a test skipped because root, namespaces or QEMU are
+missing fails instead (hil.require_env).
+"""
+import ast
+import os
+import re
+
+import pytest
+
+from hil import netns as _netns
+from hil.rawrepl import TargetError
+from hil.targets import make_target
+
+ENV_SKIP = "hil-env: "  # prefix of skips that CI must not accept
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+_RESULT = re.compile(r"^\x1e@@(BEGIN|PASS|FAIL|SKIP|END) (\S+)(?: (.*))?$")
+
+
+def require_env(ok, reason):
+    """Skip (locally) or fail (CI) when the environment lacks root/netns/QEMU."""
+    if not ok:
+        if CI:
+            pytest.fail("CI must run this test: " + reason, pytrace=False)
+        pytest.skip(ENV_SKIP + reason)
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("hil", "ksock targets")
+    g.addoption("--target", default="unix", help="unix | unix-nocmod | qemu | serial:PATH")
+    g.addoption("--board", default=None, help="board description name (boards/)")
+    g.addoption("--hil-log", default=None, help="append the raw serial transcript to this file")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "targets(*names): run only on these targets")
+    config.addinivalue_line("markers", "host: a host-only test (runs once, on the unix pass)")
+
+
+def target_spec(config):
+    return config.getoption("--target")
+
+
+def _log_fn(config):
+    path = config.getoption("--hil-log")
+    if not path:
+        return None
+    f = open(path, "ab")
+
+    def log(b):
+        f.write(b)
+        f.flush()
+    return log
+
+
+# ---- device tests ----------------------------------------------------------------
+
+def _is_device_file(path):
+    return "device" in path.parts and path.name.startswith("test_") and path.suffix == ".py"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path, parent):
+    if _is_device_file(module_path):
+        return DeviceModule.from_parent(parent, path=module_path)
+    return None
+
+
+_RUNNER = """
+def __hil_run(names):
+    import sys
+    for n in names:
+        print('\\x1e@@BEGIN', n)
+        try:
+            globals()[n]()
+        except __hil_Skip as e:
+            print('\\x1e@@SKIP', n, e.args[0] if e.args else '')
+            continue
+        except BaseException as e:
+            print('\\x1e@@FAIL', n)
+            sys.print_exception(e, sys.stdout) if hasattr(sys, 'print_exception') else None
+            continue
+        print('\\x1e@@PASS', n)
+"""
+
+_PRELUDE = """
+class __hil_Skip(Exception):
+    pass
+def skip(reason=''):
+    raise __hil_Skip(reason)
+TARGET = %r
+"""
+
+
+class DeviceModule(pytest.File):
+    """A device test file: one run on the target, one item per test function."""
+
+    def collect(self):
+        src = self.path.read_text()
+        tree = ast.parse(src, filename=str(self.path))
+        self.source = src
+        self.timeout = 120
+        m = re.search(r"^# hil: timeout=(\d+)", src, re.M)
+        if m:
+            self.timeout = int(m.group(1))
+        self.names = [n.name for n in tree.body
+                      if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+        self.results = None
+        for name in self.names:
+            yield DeviceItem.from_parent(self, name=name)
+
+    def run_all(self, target):
+        if self.results is not None:
+            return self.results
+        self.results = {}
+        outputs = {}
+        try:
+            target.soft_reset()
+            target.exec(_PRELUDE % target.name)
+            target.exec(self.source, timeout=self.timeout)
+            out, err = target.exec_capture(_RUNNER + "__hil_run(%r)\n" % self.names, timeout=self.timeout)
+        except Exception as e:  # the whole file failed to load or the target died
+            for n in self.names:
+                self.results[n] = ("FAIL", "device file %s did not run:\n%s" % (
+                    self.path.name, getattr(e, "traceback", None) or e))
+            try:
+                target.soft_reset()
+            except Exception:
+                pass
+            return self.results
+        cur = None
+        for line in out.split("\n"):  # not splitlines(): it splits at \x1e too
+            m = _RESULT.match(line)
+            if m:
+                kind, name, extra = m.groups()
+                if kind == "BEGIN":
+                    cur = name
+                    outputs[cur] = []
+                elif kind in ("PASS", "FAIL", "SKIP"):
+                    self.results[name] = (kind, extra or "")
+                    if kind != "FAIL":
+                        cur = None
+                continue
+            if cur is not None:
+                outputs[cur].append(line)
+        for n in self.names:
+            kind, extra = self.results.get(n, ("FAIL", "no result from the device (crashed?)"))
+            if kind == "FAIL":
+                extra = "\n".join(outputs.get(n, [])) or extra
+                if err:
+                    extra += "\n" + err
+            self.results[n] = (kind, extra)
+        return self.results
+
+
+class DeviceFailure(Exception):
+    pass
+
+
+class DeviceItem(pytest.Item):
+    def runtest(self):
+        target = self.session._hil_target()
+        kind, text = self.parent.run_all(target)[self.name]
+        if kind == "SKIP":
+            pytest.skip(text)
+        if kind == "FAIL":
+            raise DeviceFailure(text)
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, DeviceFailure):
+            return "device traceback (%s):\n%s" % (target_spec(self.config), excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, "%s::%s [%s]" % (self.path.name, self.name, target_spec(self.config))
+
+
+# ---- session target and selection --------------------------------------------------
+
+def pytest_sessionstart(session):
+    state = {"t": None}
+
+    def get():
+        if state["t"] is None:
+            spec = target_spec(session.config)
+            if spec == "qemu":
+                import shutil
+                require_env(shutil.which("qemu-system-arm"), "qemu-system-arm not installed")
+            state["t"] = make_target(spec, log=_log_fn(session.config)).start()
+        return state["t"]
+
+    session._hil_state = state
+    session._hil_target = get
+
+
+def pytest_sessionfinish(session):
+    st = getattr(session, "_hil_state", None)
+    if st and st["t"]:
+        st["t"].stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Host-only tests run once (in the unix pass); `targets` marks restrict items."""
+    spec = target_spec(config)
+    keep, drop = [], []
+    for it in items:
+        m = it.get_closest_marker("targets")
+        if m and spec not in m.args and not any(spec.startswith(a + ":") for a in m.args):
+            drop.append(it)
+        elif (not isinstance(it, DeviceItem) and spec != "unix"
+              and not ({"target", "netns_target", "fresh_target", "target_name"} & set(getattr(it, "fixturenames", ())))):
+            drop.append(it)
+        else:
+            keep.append(it)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if CI and rep.skipped and isinstance(rep.longrepr, tuple) and ENV_SKIP in str(rep.longrepr[2]):
+        rep.outcome = "failed"
+        rep.longrepr = "skipped in CI, which must run it: %s" % rep.longrepr[2]
+
+
+# ---- fixtures -----------------------------------------------------------------------
+
+@pytest.fixture
+def target(request):
+    """The session's target, soft-reset to a clean interpreter."""
+    t = request.session._hil_target()
+    t.soft_reset()
+    return t
+
+
+@pytest.fixture
+def fresh_target(request):
+    """A target of its own, started for this test and stopped after it."""
+    t = make_target(target_spec(request.config), log=_log_fn(request.config))
+    t.start()
+    yield t
+    t.stop()
+
+
+@pytest.fixture
+def target_name(request):
+    """The --target spec, for host tests that start targets themselves."""
+    return target_spec(request.config)
+
+
+@pytest.fixture(scope="session")
+def netns_ok():
+    ok, reason = _netns.available()
+    if ok:
+        _netns.reap_stale()
+    return ok, reason
+
+
+@pytest.fixture
+def link(netns_ok):
+    """A veth (or, for QEMU, tap) link between a target namespace and a Linux peer."""
+    require_env(*netns_ok)
+    lk = _netns.Link(tap=False)
+    yield lk
+    lk.delete()
+
+
+@pytest.fixture
+def netns_target(request, netns_ok):
+    """(target, link): the target started inside its own namespace, Linux as the peer."""
+    require_env(*netns_ok)
+    spec = target_spec(request.config)
+    if spec.startswith("serial:"):
+        pytest.skip("a serial board's network is the rig's, not a namespace (use --peer-iface)")
+    lk = _netns.Link(tap=(spec == "qemu"))
+    kw = {"netns": lk.target_ns, "log": _log_fn(request.config)}
+    if spec == "qemu":
+        kw["nic"] = "tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac)
+    t = make_target(spec, **kw)
+    try:
+        t.start()
+        yield t, lk
+    finally:
+        t.stop()
+        lk.delete()
+
+
+def pytest_report_header(config):
+    return "ksock target: %s%s" % (target_spec(config), " (CI: env skips fail)" if CI else "")
+
+
+__all__ = ["require_env", "TargetError"]

@@ -1,0 +1,277 @@
+"""Targets: one interface to the interpreter under test.
+
+    t = make_target("unix" | "unix-nocmod" | "qemu" | "serial:/dev/ttyUSB0", netns=None)
+    t.start(); t.exec(code) -> stdout; t.eval(expr) -> value; t.put(path, data)
+    t.soft_reset(); t.read_output(timeout); t.stop()
+
+Every target speaks the raw REPL (hil/rawrepl.py): the unix port through our
+server on a pty, the QEMU board through its UART on a pty, a real board through
+pyserial. `netns` runs the target inside a network namespace made by the caller.
+"""
+import ast
+import os
+import pty
+import re
+import shutil
+import signal
+import subprocess
+import time
+import tty
+
+from hil.rawrepl import DeviceException, FdStream, RawRepl, SerialStream, TargetError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+
+# Files are kept in a RAM filesystem on targets without one (the QEMU board):
+# a user-defined VFS object mounted at /ram, as mpremote's `mount` does.
+_RAMFS = r"""
+import vfs, io
+class _RamFile(io.BytesIO):
+    def __init__(s, fs, p, d):
+        super().__init__(d); s._fs = fs; s._p = p
+    def close(s):
+        s._fs.files[s._p] = s.getvalue(); super().close()
+class _RamFS:
+    def __init__(s): s.files = {}
+    def mount(s, ro, mkfs): pass
+    def umount(s): pass
+    def chdir(s, p): pass
+    def getcwd(s): return ''
+    def ilistdir(s, d):
+        for k in s.files: yield (k.lstrip('/'), 0x8000, 0)
+    def stat(s, p):
+        p = '/' + p.lstrip('/')
+        if p == '/': return (0x4000, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        if p in s.files: return (0x8000, 0, 0, 0, 0, 0, len(s.files[p]), 0, 0, 0)
+        raise OSError(2)
+    def open(s, p, mode):
+        p = '/' + p.lstrip('/')
+        if 'w' in mode: return _RamFile(s, p, b'')
+        if p not in s.files: raise OSError(2)
+        return io.BytesIO(s.files[p]) if 'b' in mode else io.StringIO(s.files[p].decode())
+try:
+    vfs.mount(_RamFS(), '/ram')
+except OSError:
+    pass
+import sys
+if '/ram' not in sys.path: sys.path.insert(0, '/ram')
+"""
+
+
+class Target:
+    name = "?"
+    platform = "?"
+    has_fs = False  # True: put() writes the host filesystem directly (unix)
+
+    def __init__(self, netns=None, env=None, log=None):
+        self.netns = netns
+        self.env = dict(env or {})
+        self.log = log
+        self.repl = None
+
+    # -- lifecycle (subclasses open the line in _open and close it in stop) --
+    def start(self):
+        try:
+            self._open()
+            self.repl.enter(timeout=self.boot_timeout)
+            self._after_reset()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _after_reset(self):
+        pass
+
+    def stop(self):
+        if self.repl:
+            self.repl.stream.close()
+            self.repl = None
+
+    def soft_reset(self):
+        self.repl.soft_reset(timeout=self.boot_timeout)
+        self._after_reset()
+
+    boot_timeout = 20
+
+    # -- code --
+    def exec_capture(self, code, timeout=60):
+        """(stdout, exception_text) of running `code` on the target."""
+        return self.repl.exec_raw(code, timeout=timeout)
+
+    def exec(self, code, timeout=60):
+        """Run `code`; returns its stdout; raises DeviceException on an error."""
+        out, err = self.exec_capture(code, timeout)
+        if err:
+            raise DeviceException(err, out)
+        return out
+
+    def eval(self, expr, timeout=60):
+        """Value of a Python literal expression evaluated on the target."""
+        out = self.exec("print(repr(%s))" % expr, timeout)
+        return ast.literal_eval(out.strip())
+
+    def read_output(self, timeout):
+        """Whatever the target prints within `timeout` seconds (when running freely)."""
+        self.repl._fill(timeout)
+        out, self.repl.buf = self.repl.buf, b""
+        return out.decode("utf-8", "replace")
+
+    def put(self, path, data):
+        if isinstance(data, str):
+            data = data.encode()
+        code = "f=open(%r,'wb')\n" % path
+        for i in range(0, len(data), 512):
+            code += "f.write(%r)\n" % data[i:i + 512]
+        code += "f.close()\n"
+        self.exec(code)
+
+    def __repr__(self):
+        return "<%s target%s>" % (self.name, " in netns " + self.netns if self.netns else "")
+
+
+def _die_with_parent():
+    # PR_SET_PDEATHSIG: a killed test run leaves no QEMU or interpreter behind.
+    import ctypes
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+
+
+def _ns_prefix(netns):
+    return ["ip", "netns", "exec", netns] if netns else []
+
+
+class UnixTarget(Target):
+    platform = "linux"
+    has_fs = True
+    boot_timeout = 10
+
+    def __init__(self, variant="unix", **kw):
+        super().__init__(**kw)
+        self.name = variant
+        self.binary = os.path.join(BUILD, variant, "micropython")
+        self.proc = None
+
+    def _open(self):
+        if not os.path.exists(self.binary):
+            raise TargetError("%s missing: run `make deps`" % self.binary)
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        env = dict(os.environ)
+        env.update(self.env)
+        # The frozen ksock is what the target runs; tests may add a dir in front.
+        env.setdefault("MICROPYPATH", ".frozen")
+        self.proc = subprocess.Popen(
+            _ns_prefix(self.netns) + [self.binary, "-X", "heapsize=8M",
+                                      os.path.join(ROOT, "hil", "rawrepl_server.py")],
+            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT,
+            start_new_session=True, preexec_fn=_die_with_parent)
+        os.close(slave)
+        self.repl = RawRepl(FdStream(master), log=self.log)
+
+    def soft_reset(self):
+        self.stop()
+        self.start()
+
+    def stop(self):
+        super().stop()
+        if self.proc:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+
+
+class SerialTarget(Target):
+    platform = "board"
+    boot_timeout = 20
+
+    def __init__(self, port, baudrate=115200, **kw):
+        super().__init__(**kw)
+        self.name = "serial:" + port
+        self.port = port
+        self.baudrate = baudrate
+
+    def _open(self):
+        self.repl = RawRepl(SerialStream(self.port, self.baudrate), log=self.log)
+
+    def _after_reset(self):
+        self.exec(_RAMFS) if not self.has_fs else None
+
+
+class QemuTarget(SerialTarget):
+    """QEMU mps2-an385 (Cortex-M3, 140 KB heap) with our firmware; UART on a pty."""
+
+    platform = "qemu"
+    boot_timeout = 6
+
+    def __init__(self, firmware=None, nic=None, **kw):
+        Target.__init__(self, **kw)
+        self.name = "qemu"
+        self.firmware = firmware or os.path.join(BUILD, "qemu", "firmware.elf")
+        self.nic = nic  # e.g. "tap,model=lan9118,ifname=kst0,script=no,downscript=no,mac=.."
+        self.proc = None
+        self.baudrate = 115200
+
+    def _open(self):
+        exe = shutil.which("qemu-system-arm")
+        if not exe:
+            raise TargetError("qemu-system-arm not installed: run `make deps`")
+        if not os.path.exists(self.firmware):
+            raise TargetError("%s missing: run `make deps`" % self.firmware)
+        cmd = _ns_prefix(self.netns) + [
+            exe, "-machine", "mps2-an385", "-nographic", "-monitor", "none",
+            "-semihosting", "-serial", "pty", "-kernel", self.firmware]
+        cmd += ["-nic", self.nic] if self.nic else ["-nic", "none"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, process_group=0,
+                                     preexec_fn=_die_with_parent)
+        # Not start_new_session: a session leader without a tty makes QEMU's pty
+        # slave its controlling terminal and QEMU then never reads our input.
+        # QEMU announces the pty on stdout: "char device redirected to /dev/pts/N (label serial0)"
+        deadline = time.monotonic() + 10
+        line = b""
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            m = re.search(rb"redirected to (/dev/pts/\d+)", line)
+            if m:
+                self.port = m.group(1).decode()
+                break
+            if not line and self.proc.poll() is not None:
+                break
+        else:
+            line = b"(nothing)"
+        if not getattr(self, "port", None):
+            self.stop()
+            raise TargetError("QEMU did not open its serial pty: %r" % line)
+        # QEMU polls its pty for a reader once a second; a reader that opens the
+        # slave before that first poll is never served (QEMU 7.2, seen here).
+        time.sleep(1.3)
+        self.repl = RawRepl(SerialStream(self.port, self.baudrate), log=self.log)
+
+    def start(self):
+        for attempt in range(3):  # a QEMU that missed our open is restarted
+            try:
+                return super().start()
+            except TargetError:
+                self.stop()
+                if attempt == 2:
+                    raise
+
+    def stop(self):
+        super().stop()
+        if self.proc:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+
+
+def make_target(spec, **kw):
+    if spec in ("unix", "unix-nocmod"):
+        return UnixTarget(variant=spec, **kw)
+    if spec == "qemu":
+        return QemuTarget(**kw)
+    if spec.startswith("serial:"):
+        return SerialTarget(spec.split(":", 1)[1], **kw)
+    raise ValueError("unknown target %r (unix, unix-nocmod, qemu, serial:PATH)" % spec)

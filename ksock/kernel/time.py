@@ -1,0 +1,69 @@
+# The stack's one clock (kernel/time/jiffies.c in spirit): every timer, timeout
+# and RTT sample reads `clock`. Tests swap in SimClock to run in simulated time.
+from ksock.compat import ticks_ms, ticks_us, ticks_diff, ticks_add
+
+try:
+    from time import sleep_ms as _sleep_ms
+except ImportError:
+    try:
+        from time import sleep as _sleep
+
+        def _sleep_ms(ms):
+            _sleep(ms / 1000)
+    except ImportError:
+        _sleep_ms = None  # QEMU board: nothing to sleep on; the loop polls
+
+
+class Clock:
+    """Real time: MicroPython ticks (ms/us, wrapping at 2**30)."""
+
+    def now_ms(self):
+        return ticks_ms()
+
+    def now_us(self):
+        return ticks_us()
+
+    def diff(self, a, b):
+        return ticks_diff(a, b)
+
+    def add(self, t, d):
+        return ticks_add(t, d)
+
+    def idle(self, ms):
+        """Nothing to do for up to `ms` ms: sleep (drivers with an fd use poll instead)."""
+        if ms > 0 and _sleep_ms is not None:
+            _sleep_ms(ms)
+
+
+class SimClock(Clock):
+    """Simulated time: advances only when the stack idles or a test says so."""
+
+    def __init__(self, start_ms=0):
+        self.us = start_ms * 1000
+
+    def now_ms(self):
+        return (self.us // 1000) & 0x3FFFFFFF
+
+    def now_us(self):
+        return self.us & 0x3FFFFFFF
+
+    def idle(self, ms):
+        if ms > 0:
+            self.us += ms * 1000
+
+    def advance(self, ms):
+        self.us += int(ms * 1000)
+
+
+clock = Clock()
+
+
+def set_clock(c):
+    """Install `c` as the stack's clock; returns the previous one."""
+    global clock
+    old, clock = clock, c
+    return old
+
+
+def jiffies():
+    return clock.now_ms()
