@@ -5,7 +5,7 @@ PY := $(ROOT)/.venv/bin/python
 TARGET ?= unix
 PYTEST_ARGS ?=
 
-.PHONY: all deps run test test-unix test-nocmod test-qemu bench clean help
+.PHONY: all deps host-deps run test test-unix test-nocmod test-qemu bench clean help
 all: firmware-all
 
 help:
@@ -16,9 +16,12 @@ help:
 
 include firmware/build.mk
 
-deps:
-	bash firmware/deps.sh
-	$(MAKE) firmware-all
+# Host set-up is idempotent and quick when done, so every entry point runs it:
+# `make run` and `make test` work on a fresh machine with nothing else typed.
+deps: firmware-all
+
+host-deps:
+	@bash firmware/deps.sh
 
 run: firmware-all
 	$(PY) -m host_tools.run --target=$(TARGET)

@@ -11,10 +11,7 @@ MPY_COMMON := MICROPY_MPYCROSS=$(MPYCROSS) MICROPY_MPYCROSS_DEPENDENCY=$(MPYCROS
 UNIX_FLAGS := MPY_CROSS_FLAGS=-march=x64 MICROPY_PY_SSL=0 MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=0 MICROPY_PY_BTREE=0 \
 	FROZEN_MANIFEST=$(ROOT)/firmware/manifest_unix.py $(MPY_COMMON)
 
-$(MPY)/.ksock-unpacked:
-	bash firmware/deps.sh
-
-build/mpy-cross/mpy-cross: $(MPY)/.ksock-unpacked
+build/mpy-cross/mpy-cross: host-deps
 	$(MAKE) -s -C $(MPY)/mpy-cross BUILD=$(ROOT)/build/mpy-cross -j$(JOBS)
 
 .PHONY: unix unix-nocmod qemu firmware-all
