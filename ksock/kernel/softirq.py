@@ -1,0 +1,82 @@
+# The softirq loop (kernel/softirq.c + net_rx_action): one thread, run to
+# completion. Every blocking call spins this until its condition holds:
+# poll each device (budgeted), fire due timers, then sleep until a frame or the
+# next timer is due -- on a device fd when the driver has one, never busy-waiting.
+from ksock.kernel import time as ktime
+from ksock.kernel import timer
+
+NAPI_BUDGET = 64
+_pollers = []  # objects with .poll(budget) -> frames handled, optional .fileno()
+_pollobj = None
+_fds = []
+
+
+def register_poller(p):
+    global _pollobj
+    _pollers.append(p)
+    fd = p.fileno() if hasattr(p, "fileno") else None
+    if fd is not None and fd >= 0:
+        try:
+            import select
+            if _pollobj is None:
+                _pollobj = select.poll()
+            _pollobj.register(fd, select.POLLIN)
+            _fds.append(fd)
+        except (ImportError, AttributeError):
+            pass
+
+
+def unregister_poller(p):
+    if p in _pollers:
+        _pollers.remove(p)
+    fd = p.fileno() if hasattr(p, "fileno") else None
+    if fd in _fds:
+        _fds.remove(fd)
+        _pollobj.unregister(fd)
+
+
+def do_softirq():
+    """One pass: receive (budgeted per device), then timers. Returns work done."""
+    work = 0
+    for p in _pollers:
+        work += p.poll(NAPI_BUDGET)
+    work += timer.run_timers(ktime.clock.now_ms())
+    return work
+
+
+def idle(max_ms):
+    """Nothing to do: wait for a frame or the next timer, up to `max_ms`."""
+    clk = ktime.clock
+    ms = timer.next_timer_in(clk.now_ms(), max_ms)
+    if ms <= 0:
+        return
+    if _fds and type(clk) is ktime.Clock:
+        _pollobj.poll(ms)
+    else:
+        clk.idle(ms)
+
+
+def wait_event(cond, timeout_ms=-1):
+    """Run the loop until cond() is true (-> True) or timeout_ms passes (-> False).
+    timeout_ms < 0 waits forever; 0 checks once after one pass."""
+    clk = ktime.clock
+    start = clk.now_ms()
+    while True:
+        if cond():
+            return True
+        work = do_softirq()
+        if cond():
+            return True
+        if timeout_ms >= 0:
+            left = timeout_ms - clk.diff(clk.now_ms(), start)
+            if left <= 0:
+                return False
+        else:
+            left = 1000
+        if not work:
+            idle(left)
+
+
+def run_for(ms):
+    """Serve the network for `ms` milliseconds (REPL, launcher main loops)."""
+    wait_event(lambda: False, ms)

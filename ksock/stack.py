@@ -1,0 +1,98 @@
+# Bring the stack up and configure it, as `ip link/addr/route/neigh` would:
+#   from ksock import stack
+#   stack.init(); dev = stack.add_packet_dev("veth0")
+#   stack.ip_addr_add("veth0", "10.0.0.2/24"); stack.ip_route_add("0.0.0.0/0", "10.0.0.1")
+from ksock.net.core import dev as netdev
+from ksock.net.ipv4 import devinet, route, arp, ip_input, icmp, proc
+from ksock.kernel import softirq
+
+_up = [False]
+
+
+def init(skbs=None):
+    """Idempotent: skb pool, lo, ARP, IPv4, ICMP (and UDP/TCP once they register)."""
+    if _up[0]:
+        return
+    netdev.skb_pool_init(skbs)
+    from ksock.drivers.loopback import LoopbackDev
+    lo = LoopbackDev()
+    netdev.register_netdev(lo)
+    netdev.dev_open(lo)
+    arp.arp_init()
+    ip_input.ip_init()
+    icmp.icmp_init()
+    for name in ("ksock.net.ipv4.udp", "ksock.net.ipv4.tcp_ipv4"):
+        try:
+            mod = __import__(name, None, None, ("x",))
+        except ImportError:
+            continue
+        f = getattr(mod, "proto_init", None)
+        if f:
+            f()
+    _up[0] = True
+
+
+def add_dev(dev):
+    netdev.register_netdev(dev)
+    err = netdev.dev_open(dev)
+    if err:
+        raise OSError(-err)
+    return dev
+
+
+def add_packet_dev(ifname, name=None):
+    from ksock.drivers.packet import PacketDev
+    return add_dev(PacketDev(ifname, name))
+
+
+def _split(cidr):
+    a, _, p = cidr.partition("/")
+    return devinet.inet_aton(a), int(p or 32)
+
+
+def ip_addr_add(dev, cidr):
+    a, p = _split(cidr)
+    err = devinet.inet_ifa_add(dev, a, p)
+    if err:
+        raise OSError(-err)
+
+
+def ip_route_add(cidr, via=None, dev=None):
+    a, p = _split(cidr)
+    if dev is None:
+        rt = route.ip_route_output(devinet.inet_aton(via))
+        if isinstance(rt, int):
+            raise OSError(-rt)
+        dev = rt[0]
+    route.ip_route_add(a, p, dev, via)
+
+
+def ip_neigh_add(ip, lladdr, dev):
+    from ksock.wire.eth import mac_aton
+    arp.neigh_add(devinet.inet_aton(ip), mac_aton(lladdr), netdev.dev_get_by_name(dev))
+
+
+def serve(ms):
+    """Run the softirq loop for `ms` ms (answer ARP/ping, run timers)."""
+    softirq.run_for(ms)
+
+
+def proc_net(name):
+    """Text of /proc/net/{dev,arp,route,snmp,...}."""
+    if name == "dev":
+        return netdev.proc_net_dev()
+    if name == "arp":
+        return arp.proc_net_arp()
+    if name == "route":
+        return route.proc_net_route()
+    if name == "snmp":
+        return proc.proc_net_snmp()
+    for modname in ("ksock.net.ipv4.udp", "ksock.net.ipv4.tcp_ipv4"):
+        try:
+            mod = __import__(modname, None, None, ("x",))
+        except ImportError:
+            continue
+        f = getattr(mod, "proc_net_" + name, None)
+        if f:
+            return f()
+    raise OSError(2)
