@@ -96,3 +96,22 @@ def proc_net(name):
         if f:
             return f()
     raise OSError(2)
+
+
+def arping(ip, dev_name=None, timeout_ms=3000):
+    """Resolve `ip` on the link (like `arping -c 1`): its MAC as bytes, or None."""
+    a = devinet.inet_aton(ip)
+    if dev_name is None:
+        rt = route.ip_route_output(a)
+        if isinstance(rt, int):
+            raise OSError(-rt)
+        dev_name = rt[0]
+    d = netdev.dev_get_by_name(dev_name)
+    n = arp.neigh_lookup(a, d)
+    if n.nud_state & (arp.NUD_REACHABLE | arp.NUD_PERMANENT):
+        return n.ha
+    n.nud_state = 0
+    arp.neigh_output_probe(n)
+    ok = softirq.wait_event(lambda: n.nud_state & (arp.NUD_REACHABLE | arp.NUD_STALE | arp.NUD_FAILED)
+                            and n.nud_state != arp.NUD_INCOMPLETE, timeout_ms)
+    return n.ha if ok and n.nud_state != arp.NUD_FAILED else None

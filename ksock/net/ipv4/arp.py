@@ -170,16 +170,21 @@ def neigh_output(skb, dev, nexthop):
         mod_timer_in(n.timer, DELAY_PROBE_TIME)
         return _xmit(skb, n)
     if st == NUD_FAILED or st == 0:
-        n.probes = 0
-        _set_state(n, NUD_INCOMPLETE)
-        _solicit(n)
-        mod_timer_in(n.timer, RETRANS_TIME)
+        neigh_output_probe(n)
     # INCOMPLETE: queue (bounded: the oldest is dropped, as __neigh_event_send)
     if skbuff.skb_queue_len(n.arp_queue) >= UNRES_QLEN:
         skbuff.kfree_skb(skbuff.skb_dequeue(n.arp_queue))
         MIB.UnresolvedDiscards += 1
     skbuff.skb_queue_tail(n.arp_queue, skb)
     return 0
+
+
+def neigh_output_probe(n):
+    """Start resolving `n` with nothing queued (arping)."""
+    n.probes = 0
+    _set_state(n, NUD_INCOMPLETE)
+    _solicit(n)
+    mod_timer_in(n.timer, RETRANS_TIME)
 
 
 def _is_subnet_broadcast(ip, dev):

@@ -1,0 +1,45 @@
+"""Helpers for network integration tests: bring ksock up on a target inside
+its namespace, let it serve while the Linux peer acts, read its counters."""
+import subprocess
+import threading
+
+UP = """
+from ksock import stack
+stack.init()
+stack.add_packet_dev(%(ifname)r, 'eth0')
+stack.ip_addr_add('eth0', '%(ip)s/%(prefix)d')
+stack.ip_route_add('0.0.0.0/0', via=%(gw)r)
+"""
+
+
+def bring_up(t, lk):
+    t.exec(UP % {"ifname": lk.tgt_if, "ip": lk.tgt_ip, "prefix": lk.prefix, "gw": lk.peer_ip})
+
+
+def serve_while(t, ms, action):
+    """Run `action()` in a thread while the target serves for `ms` ms; returns
+    the action's result (exceptions are re-raised here)."""
+    box = {}
+
+    def run():
+        try:
+            box["r"] = action()
+        except BaseException as e:  # noqa: B902 - handed to the test thread
+            box["e"] = e
+
+    th = threading.Thread(target=run)
+    th.start()
+    t.exec("stack.serve(%d)" % ms, timeout=ms / 1000 + 30)
+    th.join()
+    if "e" in box:
+        raise box["e"]
+    return box.get("r")
+
+
+def snmp(t):
+    return t.eval("__import__('ksock.net.ipv4.proc').net.ipv4.proc.snmp()")
+
+
+def peer(lk, *cmd, check=True):
+    return subprocess.run(["ip", "netns", "exec", lk.peer.name] + [str(c) for c in cmd],
+                          capture_output=True, text=True, check=check, timeout=60)
