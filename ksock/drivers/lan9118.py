@@ -9,6 +9,9 @@ from ksock.net.core import dev as netdev
 from ksock.net.core import skbuff
 
 BASE = const(0x40200000)
+# Inside viper the base is built as 0x4020 << 16: the literal does not fit a
+# 32-bit port's small int and would turn the address arithmetic into objects.
+_BASE_HI = const(0x4020)
 RX_DATA_FIFO = const(0x00)
 TX_DATA_FIFO = const(0x20)
 RX_STATUS_FIFO = const(0x40)
@@ -39,35 +42,41 @@ RXS_ES = const(1 << 15)  # error summary in an RX status word
 
 @micropython.viper
 def _rd(off: int) -> int:
+    b = _BASE_HI  # a viper local: no compile-time folding into an object
     # low 30 bits only: a boxed value never needs a long int
-    return int(ptr32(BASE + off)[0]) & 0x3FFFFFFF  # noqa: F821
+    return int(ptr32((b << 16) + off)[0]) & 0x3FFFFFFF  # noqa: F821
 
 
 @micropython.viper
 def _rd_hi(off: int) -> int:
-    return (int(ptr32(BASE + off)[0]) >> 16) & 0xFFFF  # noqa: F821
+    b = _BASE_HI  # a viper local: no compile-time folding into an object
+    return (int(ptr32((b << 16) + off)[0]) >> 16) & 0xFFFF  # noqa: F821
 
 
 @micropython.viper
 def _rx_status() -> int:
+    b = _BASE_HI  # a viper local: no compile-time folding into an object
     # pops one RX status word: frame length (bits 29:16) | error summary (bit 15)
-    v = int(ptr32(BASE + RX_STATUS_FIFO)[0])  # noqa: F821
+    v = int(ptr32((b << 16) + RX_STATUS_FIFO)[0])  # noqa: F821
     return ((v >> 16) & 0x3FFF) | (v & RXS_ES)
 
 
 @micropython.viper
 def _wr(off: int, val: int):
-    ptr32(BASE + off)[0] = val  # noqa: F821
+    b = _BASE_HI  # a viper local: no compile-time folding into an object
+    ptr32((b << 16) + off)[0] = val  # noqa: F821
 
 
 @micropython.viper
 def _wr2(off: int, hi: int, lo: int):
-    ptr32(BASE + off)[0] = (hi << 16) | lo  # noqa: F821
+    b = _BASE_HI  # a viper local: no compile-time folding into an object
+    ptr32((b << 16) + off)[0] = (hi << 16) | lo  # noqa: F821
 
 
 @micropython.viper
 def _fifo_in(buf, nwords: int):
-    src = ptr32(BASE + RX_DATA_FIFO)  # noqa: F821
+    b = _BASE_HI  # a viper local: no compile-time folding into an object
+    src = ptr32((b << 16) + RX_DATA_FIFO)  # noqa: F821
     dst = ptr32(buf)  # noqa: F821
     i = 0
     while i < nwords:
@@ -77,7 +86,8 @@ def _fifo_in(buf, nwords: int):
 
 @micropython.viper
 def _fifo_out(buf, word0: int, nwords: int):
-    dst = ptr32(BASE + TX_DATA_FIFO)  # noqa: F821
+    b = _BASE_HI  # a viper local: no compile-time folding into an object
+    dst = ptr32((b << 16) + TX_DATA_FIFO)  # noqa: F821
     src = ptr32(buf)  # noqa: F821
     i = word0
     end = word0 + nwords
