@@ -6,14 +6,22 @@ import threading
 UP = """
 from ksock import stack
 stack.init()
-stack.add_packet_dev(%(ifname)r, 'eth0')
+%(attach)s
 stack.ip_addr_add('eth0', '%(ip)s/%(prefix)d')
 stack.ip_route_add('0.0.0.0/0', via=%(gw)r)
 """
+ATTACH = {
+    # unix port: AF_PACKET on the veth end in the target's namespace
+    "linux": "stack.add_packet_dev(%(ifname)r, 'eth0')",
+    # QEMU board: the emulated LAN9118, whose tap sits in the peer namespace
+    "qemu": "from ksock.drivers.lan9118 import Lan9118\nstack.add_dev(Lan9118('eth0'))",
+}
 
 
 def bring_up(t, lk):
-    t.exec(UP % {"ifname": lk.tgt_if, "ip": lk.tgt_ip, "prefix": lk.prefix, "gw": lk.peer_ip})
+    p = {"ifname": lk.tgt_if, "ip": lk.tgt_ip, "prefix": lk.prefix, "gw": lk.peer_ip}
+    p["attach"] = ATTACH[t.platform] % p
+    t.exec(UP % p)
 
 
 def serve_while(t, ms, action):

@@ -5,7 +5,7 @@ import pytest
 
 from netstack import bring_up, snmp
 
-pytestmark = pytest.mark.targets("unix", "unix-nocmod")
+pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu")
 
 
 def _inject(t, lk, frames):
