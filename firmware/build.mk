@@ -25,4 +25,9 @@ qemu: build/mpy-cross/mpy-cross
 	$(MAKE) -s -C $(MPY)/ports/qemu BOARD=MPS2_AN385 BUILD=$(ROOT)/build/qemu \
 		USER_C_MODULES=$(CMODS) FROZEN_MANIFEST=$(ROOT)/firmware/manifest_qemu.py $(MPY_COMMON)
 
-firmware-all: unix unix-nocmod qemu
+# kskb as native modules for x64, armv6m, rv32imc (firmware/natmod/Makefile).
+.PHONY: natmod
+natmod: build/mpy-cross/mpy-cross
+	$(MAKE) -s -C $(ROOT)/firmware/natmod ROOT=$(ROOT)
+
+firmware-all: unix unix-nocmod qemu natmod
