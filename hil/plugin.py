@@ -1,6 +1,6 @@
 """pytest plugin: run ksock's tests on a chosen target.
 
-    pytest --target=unix|unix-nocmod|qemu|serial:/dev/ttyUSB0
+    pytest --target=unix|unix-nocmod|unix-natmod|unix-jonnor|qemu|serial:/dev/ttyUSB0
 
 Device tests (files under a `device/` directory) are MicroPython code: the file
 is sent to the target once, each top-level `test_*` function runs there and
@@ -34,7 +34,7 @@ def require_env(ok, reason):
 
 def pytest_addoption(parser):
     g = parser.getgroup("hil", "ksock targets")
-    g.addoption("--target", default="unix", help="unix | unix-nocmod | qemu | serial:PATH")
+    g.addoption("--target", default="unix", help="unix | unix-nocmod | unix-natmod | unix-jonnor | qemu | serial:PATH")
     g.addoption("--board", default=None, help="board description name (boards/)")
     g.addoption("--hil-log", default=None, help="append the raw serial transcript to this file")
 
@@ -206,6 +206,11 @@ def pytest_sessionfinish(session):
         st["t"].stop()
 
 
+# Targets that only swap the skb implementation (kskb.mpy, another interpreter):
+# they run the device tests alone; host tests stay with unix/unix-nocmod/qemu.
+DEVICE_ONLY_TARGETS = ("unix-natmod", "unix-jonnor")
+
+
 def pytest_collection_modifyitems(config, items):
     """Host-only tests run once (in the unix pass); `targets` marks restrict items."""
     spec = target_spec(config)
@@ -213,6 +218,8 @@ def pytest_collection_modifyitems(config, items):
     for it in items:
         m = it.get_closest_marker("targets")
         if m and spec not in m.args and not any(spec.startswith(a + ":") for a in m.args):
+            drop.append(it)
+        elif spec in DEVICE_ONLY_TARGETS and not isinstance(it, DeviceItem):
             drop.append(it)
         elif (not isinstance(it, DeviceItem) and spec != "unix"
               and not ({"target", "netns_target", "fresh_target", "target_name"} & set(getattr(it, "fixturenames", ())))):

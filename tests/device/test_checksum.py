@@ -110,6 +110,8 @@ def test_kskb_present_where_firmware_has_it():
     import sys
     if TARGET == "unix-nocmod":
         assert kskb is None and skbuff.IMPL == "python"
+    elif TARGET in ("unix-natmod", "unix-jonnor"):
+        assert kskb is not None and skbuff.IMPL == "natmod", skbuff.IMPL
     else:
         assert kskb is not None and skbuff.IMPL == "cmodule", (sys.platform, skbuff.IMPL)
 
