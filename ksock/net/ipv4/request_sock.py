@@ -1,0 +1,81 @@
+# net/core/request_sock.c + include/net/request_sock.h: the accept queue (FIFO
+# of established children) and the SYN queue counters of a listener. The TCP
+# data path fills them later; listen() allocates them here.
+from ksock.net.core.sock import sk_acceptq_added, sk_acceptq_removed
+
+
+class request_sock:
+    """A connection in SYN_RECV (or a finished one waiting for accept, sk set)."""
+    __slots__ = ("dl_next", "sk", "rsk_listener", "num_retrans", "num_timeout", "expires")
+
+    def __init__(self, listener):
+        self.dl_next = None
+        self.sk = None
+        self.rsk_listener = listener
+        self.num_retrans = 0
+        self.num_timeout = 0
+        self.expires = 0
+
+
+class request_sock_queue:
+    __slots__ = ("rskq_accept_head", "rskq_accept_tail", "qlen", "young", "synflood_warned",
+                 "rskq_defer_accept")
+
+    def __init__(self):
+        self.rskq_accept_head = None
+        self.rskq_accept_tail = None
+        self.qlen = 0  # request socks in the SYN queue
+        self.young = 0  # of which have not had a SYN-ACK retransmitted
+        self.synflood_warned = 0
+        self.rskq_defer_accept = 0
+
+
+def reqsk_queue_alloc(queue=None):
+    """A fresh, empty queue (the listener keeps it across listen() re-adjusts)."""
+    if queue is None:
+        return request_sock_queue()
+    queue.rskq_accept_head = queue.rskq_accept_tail = None
+    queue.qlen = queue.young = 0
+    return queue
+
+
+def reqsk_queue_empty(queue):
+    return queue.rskq_accept_head is None
+
+
+def reqsk_queue_len(queue):
+    return queue.qlen
+
+
+def reqsk_queue_added(queue):
+    queue.young += 1
+    queue.qlen += 1
+
+
+def reqsk_queue_removed(queue, req):
+    if req.num_timeout == 0:
+        queue.young -= 1
+    queue.qlen -= 1
+
+
+def reqsk_queue_add(queue, req, parent, child):
+    """inet_csk_reqsk_queue_add(): append a finished connection for accept()."""
+    req.sk = child
+    req.dl_next = None
+    if queue.rskq_accept_head is None:
+        queue.rskq_accept_head = req
+    else:
+        queue.rskq_accept_tail.dl_next = req
+    queue.rskq_accept_tail = req
+    sk_acceptq_added(parent)
+    return child
+
+
+def reqsk_queue_remove(queue, parent):
+    req = queue.rskq_accept_head
+    if req is not None:
+        sk_acceptq_removed(parent)
+        queue.rskq_accept_head = req.dl_next
+        if queue.rskq_accept_head is None:
+            queue.rskq_accept_tail = None
+    return req

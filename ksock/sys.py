@@ -1,0 +1,183 @@
+# The system-call layer: integers in, integers out, OSError(errno) on failure
+# with Linux's errno numbers. Addresses are (host, port) tuples or the raw bytes
+# of a struct sockaddr (then the length checks of move_addr_to_kernel apply).
+#
+#   from ksock import sys as k
+#   fd = k.socket(k.AF_INET, k.SOCK_STREAM, 0); k.bind(fd, ("127.0.0.1", 8080))
+#   k.getsockname(fd) -> ("127.0.0.1", 8080); k.getsockname(fd, 4) -> (b"\x02\x00\x1f\x90", 16)
+import struct
+from ksock.uapi.socket import *  # noqa: F401,F403 (the constants callers need)
+from ksock.uapi.in_ import *  # noqa: F401,F403
+from ksock.uapi.fcntl import *  # noqa: F401,F403
+from ksock.uapi.socket import AF_INET, SYS_BIND, SYS_GETSOCKNAME, SYS_GETPEERNAME, SYS_SETSOCKOPT, SYS_GETSOCKOPT
+from ksock.uapi.errno import EINVAL, EFAULT
+from ksock.fs import fdtable, pipe as _pipe
+from ksock.fs.fdtable import CAP_NET_BIND_SERVICE, CAP_NET_RAW, CAP_NET_ADMIN  # noqa: F401
+from ksock.net import socket as _sock
+from ksock.net.core import sysctl as _sysctl
+from ksock.net.ipv4 import af_inet as _af_inet  # registers PF_INET  # noqa: F401
+from ksock.net.ipv4.devinet import inet_aton, inet_ntoa
+
+
+def _ret(r):
+    if isinstance(r, int) and r < 0:
+        raise OSError(-r)
+    return r
+
+
+def sockaddr_in(host, port):
+    """The 16 bytes of a struct sockaddr_in (family in host order, little-endian)."""
+    if not 0 <= port <= 0xFFFF:
+        raise OverflowError("port must be 0-65535")
+    return struct.pack("<H", AF_INET) + struct.pack(">H", port) + inet_aton(host) + bytes(8)
+
+
+def _addr(addr):
+    if isinstance(addr, tuple):
+        return sockaddr_in(addr[0], addr[1])
+    return addr
+
+
+def _optval(value):
+    if isinstance(value, int):
+        return struct.pack("<i", value)
+    return value
+
+
+def socket(family, type, proto=0):
+    return _ret(_sock.__sys_socket(family, type, proto))
+
+
+def bind(fd, addr, addrlen=None):
+    a = _addr(addr)
+    return _ret(_sock.__sys_bind(fd, a, len(a) if addrlen is None else addrlen))
+
+
+def listen(fd, backlog=128):
+    return _ret(_sock.__sys_listen(fd, backlog))
+
+
+def _name(r, buflen):
+    r = _ret(r)
+    if buflen is not None:
+        return r  # (bytes copied, full length)
+    b = r[0]
+    return (inet_ntoa(b[4:8]), (b[2] << 8) | b[3])
+
+
+def getsockname(fd, buflen=None):
+    """(host, port); with buflen: (the first min(buflen, len) bytes, len)."""
+    return _name(_sock.__sys_getsockname(fd, 128 if buflen is None else buflen), buflen)
+
+
+def getpeername(fd, buflen=None):
+    return _name(_sock.__sys_getpeername(fd, 128 if buflen is None else buflen), buflen)
+
+
+def setsockopt(fd, level, optname, value, optlen=None):
+    v = _optval(value)
+    return _ret(_sock.__sys_setsockopt(fd, level, optname, v, len(v) if optlen is None else optlen))
+
+
+def getsockopt(fd, level, optname, buflen=None):
+    """An int (as CPython's getsockopt without buflen), else the option's bytes."""
+    r = _ret(_sock.__sys_getsockopt(fd, level, optname, 4 if buflen is None else buflen))
+    if buflen is not None:
+        return r
+    return struct.unpack("<i", bytes(r) + bytes(4 - len(r)))[0] if len(r) < 4 else struct.unpack_from("<i", r, 0)[0]
+
+
+def shutdown(fd, how):
+    return _ret(_sock.__sys_shutdown(fd, how))
+
+
+def close(fd):
+    return _ret(fdtable.close_fd(fd))
+
+
+def close_range(first, last=0x7FFFFFFF):
+    return _ret(fdtable.close_range(first, last))
+
+
+def fcntl(fd, cmd, arg=0):
+    return _ret(fdtable.do_fcntl(fd, cmd, arg))
+
+
+def dup(fd):
+    return _ret(fdtable.ksys_dup(fd))
+
+
+def dup2(fd, fd2):
+    return _ret(fdtable.ksys_dup2(fd, fd2))
+
+
+def dup3(fd, fd2, flags):
+    return _ret(fdtable.ksys_dup3(fd, fd2, flags))
+
+
+def pipe2(flags=0):
+    return _ret(_pipe.do_pipe2(flags))
+
+
+def pipe():
+    return pipe2(0)
+
+
+def read(fd, n):
+    return _ret(_pipe.ksys_read(fd, n))
+
+
+def write(fd, data):
+    return _ret(_pipe.ksys_write(fd, data))
+
+
+def socketcall(call, args):
+    """socketcall(2): args as for the direct calls (addresses as tuples or bytes)."""
+    a = list(args)
+    if call == SYS_BIND and len(a) >= 2:
+        a[1] = _addr(a[1])
+        if len(a) < 3:
+            a.append(len(a[1]))
+    elif call in (SYS_GETSOCKNAME, SYS_GETPEERNAME):
+        if len(a) == 1:
+            return _name(_sock.__sys_socketcall(call, a + [128]), None)
+        return _name(_sock.__sys_socketcall(call, a), 0)
+    elif call == SYS_SETSOCKOPT and len(a) >= 4:
+        a[3] = _optval(a[3])
+        if len(a) < 5:
+            a.append(len(a[3]))
+    elif call == SYS_GETSOCKOPT and len(a) == 3:
+        r = _ret(_sock.__sys_socketcall(call, a + [4]))
+        return struct.unpack("<i", bytes(r) + bytes(4 - len(r)))[0]
+    return _ret(_sock.__sys_socketcall(call, a))
+
+
+# ---- process: limits and capabilities ------------------------------------------
+
+def setrlimit_nofile(n):
+    return _ret(fdtable.do_prlimit_nofile(n))
+
+
+def getrlimit_nofile():
+    return fdtable.rlimit_nofile()
+
+
+def cap_set(cap, on):
+    fdtable.cap_set(cap, on)
+
+
+def capable(cap):
+    return bool(fdtable.capable(cap))
+
+
+# ---- sysctl --------------------------------------------------------------------
+
+def sysctl(path, value=None):
+    """Read (value None) or write a sysctl: 'net.core.somaxconn' or '/proc/sys/...'."""
+    if value is None:
+        return _ret(_sysctl.sysctl_get(path))
+    return _ret(_sysctl.sysctl_set(path, value))
+
+
+def sysctl_all():
+    return _sysctl.sysctl_all()

@@ -1,0 +1,1 @@
+# Linux user-space API numbers (include/uapi/...): errno, socket, in, fcntl.
