@@ -169,16 +169,17 @@ def tcp_get_info(sk, optlen):
         struct.pack_into("<II", b, 24, sk.sk_ack_backlog, sk.sk_max_ack_backlog)
     else:
         struct.pack_into("<IIII", b, 8, 1000000, 0, sk.mss_cache, TCP_MSS_DEFAULT)
-    n = optlen & 0xFFFFFFFF
-    return bytes(b[:n])
+    return bytes(b[:optlen])
 
 
 def tcp_getsockopt(sk, level, optname, optlen):
     if level != SOL_TCP:
         return ip_getsockopt(sk, level, optname, optlen)
+    if optlen < 0:
+        return -EINVAL
     if optname == TCP_INFO:
         return tcp_get_info(sk, optlen)
-    n = min(optlen & 0xFFFFFFFF, 4)  # min_t(unsigned int, len, sizeof(int))
+    n = min(optlen, 4)
     if optname == TCP_NODELAY:
         val = 1 if sk.nonagle & TCP_NAGLE_OFF else 0
     elif optname == TCP_CORK:
