@@ -1,7 +1,7 @@
 # sk_buff API (include/linux/skbuff.h): the target's implementation (kskb C module,
 # x64 native module or the Python twin) and, where kskb exists, the twin beside it in
 # the same process: same results, same exception type and message, checked against
-# a plain model. hil: timeout=600
+# a plain model.
 from ksock.net.core import skbuff, skbuff_py
 from ksock.compat import kskb
 
