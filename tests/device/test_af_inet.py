@@ -146,6 +146,7 @@ def test_inet_release_on_close_unhashes():
     fd = K.socket(2, 1)
     K.bind(fd, ("127.0.0.1", 7005))
     K.listen(fd, 1)
-    assert 7005 in tcp_hashinfo.listening_hash and 7005 in tcp_hashinfo.bhash
+    from ksock.net.ipv4.inet_hashtables import inet_listeners, inet_bind_owners
+    assert inet_listeners(tcp_hashinfo, 7005) and inet_bind_owners(tcp_hashinfo, 7005)
     K.close(fd)
-    assert 7005 not in tcp_hashinfo.listening_hash and 7005 not in tcp_hashinfo.bhash
+    assert not inet_listeners(tcp_hashinfo, 7005) and not inet_bind_owners(tcp_hashinfo, 7005)

@@ -31,14 +31,14 @@ def test_inet_csk_get_port_conflict_eaddrinuse():
     a, b = two()
     K.bind(a, (LO, 7100))
     assert err(K.bind, b, (LO, 7100)) == 98
-    assert len(tcp_hashinfo.bhash[7100].owners) == 1
+    assert len(ih.inet_bind_owners(tcp_hashinfo, 7100)) == 1
 
 
 def test_inet_csk_get_port_reuseaddr_shares_until_listen():
     a, b = two(1, 2, 2)
     K.bind(a, (LO, 7101))
     K.bind(b, (LO, 7101))
-    assert len(tcp_hashinfo.bhash[7101].owners) == 2
+    assert len(ih.inet_bind_owners(tcp_hashinfo, 7101)) == 2
     K.listen(a, 1)
     assert err(K.listen, b, 1) == 98
 
@@ -49,7 +49,7 @@ def test_inet_csk_get_port_reuseport_group_listens_together():
     K.listen(a, 1)
     K.bind(b, (LO, 7102))
     K.listen(b, 1)
-    assert len(tcp_hashinfo.listening_hash[7102]) == 2
+    assert len(ih.inet_listeners(tcp_hashinfo, 7102)) == 2
 
 
 def test_inet_csk_get_port_reuseport_needs_same_uid():
@@ -71,7 +71,7 @@ def test_inet_put_port_destroys_empty_bucket():
     a, b = two()
     K.bind(a, (LO, 7104))
     K.close(a)
-    assert 7104 not in tcp_hashinfo.bhash
+    assert not ih.inet_bind_owners(tcp_hashinfo, 7104)
     K.bind(b, (LO, 7104))
 
 
@@ -100,7 +100,7 @@ def test_udp_lib_get_port_rules():
     assert err(K.bind, b, (LO, 7105)) == 0
     assert udp.udp_lib_lookup(INADDR_LOOPBACK, 7105) is not None
     K.close_range(3)
-    assert 7105 not in udp.udp_table_v4.hash
+    assert not udp.udp_port_socks(udp.udp_table_v4, 7105)
 
 
 def test_inet_lookup_listener_exact_beats_wildcard():

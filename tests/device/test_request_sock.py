@@ -46,7 +46,7 @@ def test_tcp_set_state_close_releases_autobound_port():
     sk = S.sock_from_file(S.fdtable.fdget(fd)).sk
     port = sk.inet_num
     tcp.tcp_set_state(sk, tcp.TCP_CLOSE)
-    assert sk.inet_num == 0 and port not in tcp.tcp_hashinfo.bhash
+    assert sk.inet_num == 0 and not tcp.ih.inet_bind_owners(tcp.tcp_hashinfo, port)
     K.close(fd)
 
 

@@ -116,10 +116,12 @@ def sock_init_data(sock, sk):
     """Buffers from net.core.{r,w}mem_default; the socket and sock point at each other."""
     sk.sk_rcvbuf = sysctl.sysctl("net.core.rmem_default")
     sk.sk_sndbuf = sysctl.sysctl("net.core.wmem_default")
-    sk.sk_type = sock.type
+    if sk.sk_type != sock.type:
+        sk.sk_type = sock.type
     sk.sk_socket = sock
     sock.sk = sk
-    sk.sk_uid = fdtable.current.uid
+    if fdtable.current.uid:
+        sk.sk_uid = fdtable.current.uid
 
 
 def sock_error(sk):

@@ -35,7 +35,7 @@ BIND_NO_CAP_NET_BIND_SERVICE = const(4)
 # ---- raw and ping skeletons (their data paths come with raw.py / ping.py) ----------
 
 class raw_sock(inet_sock):
-    pass
+    sk_type = SOCK_RAW
 
 
 raw_v4_hashinfo = {}  # protocol -> [raw socks]
@@ -89,6 +89,7 @@ raw_prot = proto("RAW", raw_sock, raw_close, hash=raw_hash_sk, unhash=raw_unhash
 
 
 class ping_sock(inet_sock):
+    sk_type = SOCK_DGRAM
     sk_protocol = 1
 
 
@@ -250,8 +251,9 @@ def __inet_bind(sk, uaddr, addr_len, flags):
     if snum:
         sk.sk_userlocks |= SOCK_BINDPORT_LOCK
     sk.inet_sport = sk.inet_num
-    sk.inet_daddr = INADDR_ANY
-    sk.inet_dport = 0
+    if sk.inet_dport:
+        sk.inet_daddr = INADDR_ANY
+        sk.inet_dport = 0
     return 0
 
 

@@ -8,7 +8,7 @@ from ksock.net.ipv4 import request_sock as rq
 
 
 class inet_connection_sock(inet_sock):
-    icsk_bind_hash = None  # the inet_bind_bucket we own
+    icsk_bind_hash = None  # the hashinfo whose bind chain holds us
     icsk_accept_queue = None  # request_sock_queue, from the first listen()
 
 
@@ -28,7 +28,8 @@ def inet_bind_conflict(sk, sk2, relax, reuseport_ok):
 
 
 def inet_csk_bind_conflict(sk, tb, relax, reuseport_ok):
-    for sk2 in tb.owners:
+    """tb: the owners of the port."""
+    for sk2 in tb:
         if ih.inet_rcv_saddr_equal(sk, sk2, True) and inet_bind_conflict(sk, sk2, relax, reuseport_ok):
             return True
     return False
@@ -37,10 +38,10 @@ def inet_csk_bind_conflict(sk, tb, relax, reuseport_ok):
 def inet_csk_find_open_port(sk):
     """An ephemeral port from ip_local_port_range nobody overlapping holds, or 0."""
     low, high = ih.inet_get_local_port_range()
-    bhash = sk.sk_prot.h.bhash
+    hinfo = sk.sk_prot.h
     for port in ih.inet_port_candidates(low, high, True):
-        tb = bhash.get(port)
-        if tb is None or not inet_csk_bind_conflict(sk, tb, False, False):
+        tb = ih.inet_bind_owners(hinfo, port)
+        if not tb or not inet_csk_bind_conflict(sk, tb, False, False):
             return port
     return 0
 
@@ -52,25 +53,24 @@ def inet_csk_get_port(sk, snum):
         snum = inet_csk_find_open_port(sk)
         if not snum:
             return 1
-        tb = hinfo.bhash.get(snum)
     else:
-        tb = hinfo.bhash.get(snum)
-        if tb is not None and tb.owners and inet_csk_bind_conflict(sk, tb, True, True):
+        tb = ih.inet_bind_owners(hinfo, snum)
+        if tb and inet_csk_bind_conflict(sk, tb, True, True):
             return 1
-    if tb is None:
-        tb = ih.inet_bind_bucket_create(hinfo, snum)
     if sk.icsk_bind_hash is None:
-        ih.inet_bind_hash(sk, tb, snum)
+        ih.inet_bind_hash(sk, hinfo, snum)
     return 0
 
 
 def inet_csk_listen_start(sk):
     """Become a listener: accept queue, state LISTEN, port re-validated, hashed."""
     sk.icsk_accept_queue = rq.reqsk_queue_alloc(sk.icsk_accept_queue)
-    sk.sk_ack_backlog = 0
+    if sk.sk_ack_backlog:
+        sk.sk_ack_backlog = 0
     sk.sk_state = TCP_LISTEN  # announced before get_port validates it, as in Linux
     if not sk.sk_prot.get_port(sk, sk.inet_num):
-        sk.inet_sport = sk.inet_num
+        if sk.inet_sport != sk.inet_num:
+            sk.inet_sport = sk.inet_num
         err = sk.sk_prot.hash(sk)
         if not err:
             return 0

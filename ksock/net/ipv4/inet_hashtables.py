@@ -1,28 +1,47 @@
 # net/ipv4/inet_hashtables.c: the bind hash (port -> bucket of owners) and the
 # listening hash of a connection-oriented protocol; ephemeral port selection
 # from net.ipv4.ip_local_port_range.
+from ksock.compat import PLATFORM
 from ksock.net.core import sysctl
 from ksock.net.core.sock import TCP_LISTEN, TCP_CLOSE
 from ksock.net.ipv4.devinet import INADDR_ANY
 
 
-class inet_bind_bucket:
-    """One bound port: the socks that own it (tb->owners)."""
-    __slots__ = ("port", "owners")
-
-    def __init__(self, port):
-        self.port = port
-        self.owners = []
+# Fixed-size hash tables, as Linux sizes bhash/lhash at boot: a table never
+# reallocates (a growing dict needs one large contiguous block, which a
+# fragmented board heap may not have). A chain is a small list of socks; the
+# port is compared on lookup.
+BHASH_SIZE = 256 if PLATFORM == "linux" else 32
+LHASH_SIZE = 32 if PLATFORM == "linux" else 8
 
 
 class inet_hashinfo:
-    """bhash: port -> inet_bind_bucket; listening_hash: port -> [listening socks]."""
+    """bhash: chains of bound socks by port; listening_hash: chains of listeners."""
     __slots__ = ("bhash", "listening_hash", "ehash")
 
     def __init__(self):
-        self.bhash = {}
-        self.listening_hash = {}
+        self.bhash = [None] * BHASH_SIZE
+        self.listening_hash = [None] * LHASH_SIZE
         self.ehash = {}  # (laddr, lport, raddr, rport) -> sk, filled by the data path
+
+
+def inet_bhashfn(port):
+    return port & (BHASH_SIZE - 1)
+
+
+def inet_lhashfn(port):
+    return port & (LHASH_SIZE - 1)
+
+
+def inet_bind_owners(hinfo, port):
+    """The socks bound to `port` (tb->owners)."""
+    chain = hinfo.bhash[inet_bhashfn(port)]
+    return [sk for sk in chain if sk.inet_num == port] if chain else []
+
+
+def inet_listeners(hinfo, port):
+    chain = hinfo.listening_hash[inet_lhashfn(port)]
+    return [sk for sk in chain if sk.inet_num == port] if chain else []
 
 
 def inet_rcv_saddr_equal(sk, sk2, match_wildcard=True):
@@ -32,60 +51,54 @@ def inet_rcv_saddr_equal(sk, sk2, match_wildcard=True):
     return match_wildcard and (a == INADDR_ANY or b == INADDR_ANY)
 
 
-def inet_bind_bucket_create(hinfo, port):
-    tb = inet_bind_bucket(port)
-    hinfo.bhash[port] = tb
-    return tb
+def _chain_add(table, i, sk):
+    chain = table[i]
+    if chain is None:
+        table[i] = [sk]
+    else:
+        chain.append(sk)
 
 
-def inet_bind_hash(sk, tb, port):
+def _chain_del(table, i, sk):
+    chain = table[i]
+    if chain is not None and sk in chain:
+        chain.remove(sk)
+        if not chain:
+            table[i] = None
+
+
+def inet_bind_hash(sk, hinfo, port):
     sk.inet_num = port
-    tb.owners.append(sk)
-    sk.icsk_bind_hash = tb
+    _chain_add(hinfo.bhash, inet_bhashfn(port), sk)
+    sk.icsk_bind_hash = hinfo
 
 
 def inet_put_port(sk):
-    """Give the port back: leave the bucket, destroy it when empty."""
-    tb = sk.icsk_bind_hash
-    if tb is None:
+    """Give the port back: leave the bind chain."""
+    hinfo = sk.icsk_bind_hash
+    if hinfo is None:
         return
-    tb.owners.remove(sk)
+    _chain_del(hinfo.bhash, inet_bhashfn(sk.inet_num), sk)
     sk.icsk_bind_hash = None
     sk.inet_num = 0
-    if not tb.owners:
-        hinfo = sk.sk_prot.h
-        if hinfo.bhash.get(tb.port) is tb:
-            del hinfo.bhash[tb.port]
 
 
 def inet_hash(sk):
     """Listening sockets enter the listening hash (established ones: ehash, later)."""
-    if sk.sk_state == TCP_CLOSE:
-        return 0
     if sk.sk_state == TCP_LISTEN:
-        hinfo = sk.sk_prot.h
-        lst = hinfo.listening_hash.get(sk.inet_num)
-        if lst is None:
-            hinfo.listening_hash[sk.inet_num] = [sk]
-        else:
-            lst.append(sk)
+        _chain_add(sk.sk_prot.h.listening_hash, inet_lhashfn(sk.inet_num), sk)
     return 0
 
 
 def inet_unhash(sk):
-    hinfo = sk.sk_prot.h
-    lst = hinfo.listening_hash.get(sk.inet_num)
-    if lst is not None and sk in lst:
-        lst.remove(sk)
-        if not lst:
-            del hinfo.listening_hash[sk.inet_num]
+    _chain_del(sk.sk_prot.h.listening_hash, inet_lhashfn(sk.inet_num), sk)
     return 0
 
 
 def inet_lookup_listener(hinfo, daddr, dport):
     """The listener for (daddr, dport): an exact address beats the wildcard."""
     best = None
-    for sk in hinfo.listening_hash.get(dport, ()):
+    for sk in inet_listeners(hinfo, dport):
         if sk.inet_rcv_saddr == daddr:
             return sk
         if sk.inet_rcv_saddr == INADDR_ANY and best is None:

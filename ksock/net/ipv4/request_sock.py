@@ -18,24 +18,23 @@ class request_sock:
 
 
 class request_sock_queue:
-    __slots__ = ("rskq_accept_head", "rskq_accept_tail", "qlen", "young", "synflood_warned",
-                 "rskq_defer_accept")
-
-    def __init__(self):
-        self.rskq_accept_head = None
-        self.rskq_accept_tail = None
-        self.qlen = 0  # request socks in the SYN queue
-        self.young = 0  # of which have not had a SYN-ACK retransmitted
-        self.synflood_warned = 0
-        self.rskq_defer_accept = 0
+    """Class-level zeros: an idle listener's queue stores nothing (MicroPython
+    keeps instance attributes in a per-object map, so no __slots__ here)."""
+    rskq_accept_head = None
+    rskq_accept_tail = None
+    qlen = 0  # request socks in the SYN queue
+    young = 0  # of which have not had a SYN-ACK retransmitted
+    synflood_warned = 0
+    rskq_defer_accept = 0
 
 
 def reqsk_queue_alloc(queue=None):
     """A fresh, empty queue (the listener keeps it across listen() re-adjusts)."""
     if queue is None:
         return request_sock_queue()
-    queue.rskq_accept_head = queue.rskq_accept_tail = None
-    queue.qlen = queue.young = 0
+    if queue.rskq_accept_head is not None or queue.qlen:
+        queue.rskq_accept_head = queue.rskq_accept_tail = None
+        queue.qlen = queue.young = 0
     return queue
 
 

@@ -54,6 +54,7 @@ TCP_NAGLE_CORK = const(2)
 
 
 class tcp_sock(icsk.inet_connection_sock):
+    sk_type = 1  # SOCK_STREAM
     sk_protocol = 6
     nonagle = 0
     user_mss = 0

@@ -9,15 +9,21 @@ from ksock.net.ipv4.ip_sockglue import inet_sock, ip_setsockopt, ip_getsockopt
 
 
 class udp_sock(inet_sock):
+    sk_type = 2  # SOCK_DGRAM
     sk_protocol = 17
 
 
 class udp_table:
-    """port -> [socks bound to it] (Linux hashes by port, then by address)."""
+    """Fixed chains of bound socks hashed by port (udp_hashfn), never resized."""
     __slots__ = ("hash",)
 
     def __init__(self):
-        self.hash = {}
+        self.hash = [None] * ih.BHASH_SIZE
+
+
+def udp_port_socks(table, port):
+    chain = table.hash[ih.inet_bhashfn(port)]
+    return [sk for sk in chain if sk.inet_num == port] if chain else []
 
 
 udp_table_v4 = udp_table()
@@ -41,26 +47,22 @@ def udp_lib_lport_inuse(sk, socks):
 
 def udp_lib_get_port(sk, snum):
     """0 and sk hashed on `snum` (0: an ephemeral one), or 1 if in use."""
-    tab = sk.sk_prot.h.hash
+    table = sk.sk_prot.h
     if not snum:
         low, high = ih.inet_get_local_port_range()
         for port in ih.inet_port_candidates(low, high, False):
-            lst = tab.get(port)
+            lst = udp_port_socks(table, port)
             if not lst or not udp_lib_lport_inuse(sk, lst):
                 snum = port
                 break
         else:
             return 1
     else:
-        lst = tab.get(snum)
+        lst = udp_port_socks(table, snum)
         if lst and udp_lib_lport_inuse(sk, lst):
             return 1
     sk.inet_num = snum
-    lst = tab.get(snum)
-    if lst is None:
-        tab[snum] = [sk]
-    else:
-        lst.append(sk)
+    ih._chain_add(table.hash, ih.inet_bhashfn(snum), sk)
     return 0
 
 
@@ -69,12 +71,8 @@ def udp_lib_hash(sk):
 
 
 def udp_lib_unhash(sk):
-    tab = sk.sk_prot.h.hash
-    lst = tab.get(sk.inet_num)
-    if lst is not None and sk in lst:
-        lst.remove(sk)
-        if not lst:
-            del tab[sk.inet_num]
+    if sk.inet_num:
+        ih._chain_del(sk.sk_prot.h.hash, ih.inet_bhashfn(sk.inet_num), sk)
         sk.inet_num = 0
     return 0
 
@@ -93,7 +91,7 @@ def udp_disconnect(sk, flags):
 def udp_lib_lookup(daddr, dport):
     """The socket a datagram to (daddr, dport) goes to: exact address first."""
     best = None
-    for sk in udp_table_v4.hash.get(dport, ()):
+    for sk in udp_port_socks(udp_table_v4, dport):
         if sk.inet_rcv_saddr == daddr:
             return sk
         if sk.inet_rcv_saddr == ih.INADDR_ANY and best is None:
