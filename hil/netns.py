@@ -114,6 +114,11 @@ class Link:
                               "netns", self.tgt.name)
                 self.tgt.run("ip", "link", "set", self.tgt_if, "mtu", mtu, "up")
                 self.tgt.run("ip", "link", "set", self.tgt_if, "address", self.tgt_mac)
+            # A veth leaves TX checksums to "hardware" (CHECKSUM_PARTIAL): frames read
+            # off the wire with AF_PACKET would carry half-done TCP/UDP checksums. A
+            # real NIC finishes them, so the peer computes them in software.
+            if not tap:
+                self.peer.run("ethtool", "-K", self.peer_if, "tx", "off", check=False)
             self.peer.run("ip", "link", "set", self.peer_if, "mtu", mtu, "up")
             self.peer.run("ip", "addr", "add", "%s/%d" % (self.peer_ip, self.prefix), "dev", self.peer_if)
         except Exception:

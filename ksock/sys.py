@@ -181,3 +181,56 @@ def sysctl(path, value=None):
 
 def sysctl_all():
     return _sysctl.sysctl_all()
+
+
+# ---- the data path: connect, send*, recv* ------------------------------------------
+
+def connect(fd, addr, addrlen=None):
+    a = _addr(addr)
+    return _ret(_sock.__sys_connect(fd, a, len(a) if addrlen is None else addrlen))
+
+
+def sendto(fd, data, flags=0, addr=None, addrlen=None):
+    if addr is None:
+        return _ret(_sock.__sys_sendto(fd, data, flags))
+    a = _addr(addr)
+    return _ret(_sock.__sys_sendto(fd, data, flags, a, len(a) if addrlen is None else addrlen))
+
+
+def send(fd, data, flags=0):
+    return _ret(_sock.__sys_sendto(fd, data, flags))
+
+
+def sendmsg(fd, iov, flags=0, addr=None):
+    a = None if addr is None else _addr(addr)
+    m = _sock.msghdr(list(iov), a, 0 if a is None else len(a))
+    return _ret(_sock.__sys_sendmsg(fd, m, flags))
+
+
+def _sockaddr_tuple(a):
+    if a is None:
+        return None
+    return inet_ntoa(a[4:8]), (a[2] << 8) | a[3]
+
+
+def recvmsg_into(fd, buffers, flags=0):
+    """(nbytes, msg_flags, (host, port)) as CPython's socket.recvmsg_into."""
+    m = _sock.msghdr(list(buffers))
+    n = _ret(_sock.__sys_recvmsg(fd, m, flags))
+    return n, m.msg_flags, _sockaddr_tuple(m.msg_name)
+
+
+def recvfrom_into(fd, buf, nbytes=0, flags=0):
+    mv = memoryview(buf)
+    n, _, a = recvmsg_into(fd, [mv[:nbytes] if nbytes else mv], flags)
+    return n, a
+
+
+def recvfrom(fd, bufsize, flags=0):
+    buf = bytearray(bufsize)
+    n, _, a = recvmsg_into(fd, [buf], flags)
+    return bytes(buf[:min(n, bufsize)]), a
+
+
+def recv(fd, bufsize, flags=0):
+    return recvfrom(fd, bufsize, flags)[0]

@@ -191,14 +191,37 @@ def sock_release(sock):
 
 # ---- socket_file_ops: the file side (read/write/poll/ioctl/release) ----------------
 
+class msghdr:
+    """struct msghdr: msg_name is a raw sockaddr (bytes) or None; msg_iov a list of
+    buffers (writable ones for recvmsg); msg_flags comes back (MSG_TRUNC...)."""
+    __slots__ = ("msg_name", "msg_namelen", "msg_iov", "msg_flags")
+
+    def __init__(self, iov, name=None, namelen=0):
+        self.msg_iov = iov
+        self.msg_name = name
+        self.msg_namelen = namelen
+        self.msg_flags = 0
+
+
+MSG_DONTWAIT = const(0x40)
+UIO_MAXIOV = const(1024)
+
+
+def _file_flags(f, flags):
+    return flags | MSG_DONTWAIT if f.f_flags & O_NONBLOCK else flags
+
+
 def sock_read(f, n):
     sock = f.private_data
-    return sock.ops.recvmsg(sock, n, O_NONBLOCK if f.f_flags & O_NONBLOCK else 0)
+    buf = bytearray(n)
+    m = msghdr([buf])
+    r = sock.ops.recvmsg(sock, m, _file_flags(f, 0))
+    return r if r < 0 else bytes(buf[:r])
 
 
 def sock_write(f, data):
     sock = f.private_data
-    return sock.ops.sendmsg(sock, data, O_NONBLOCK if f.f_flags & O_NONBLOCK else 0)
+    return sock.ops.sendmsg(sock, msghdr([data]), _file_flags(f, 0))
 
 
 def sock_poll(f):
@@ -384,6 +407,54 @@ def __sys_shutdown(fd, how):
     if sock is None:
         return err
     return sock.ops.shutdown(sock, how)
+
+
+# ---- connect/send/recv: sockfd_lookup_light, move_addr_to_kernel, sock->ops ----
+
+def __sys_connect(fd, uaddr, addrlen):
+    sock, err = sockfd_lookup_light(fd)
+    if sock is None:
+        return err
+    k, err = move_addr_to_kernel(uaddr, addrlen)
+    if err < 0:
+        return err
+    return sock.ops.connect(sock, k, addrlen, sock.file.f_flags)
+
+
+def __sys_sendto(fd, buf, flags, uaddr=None, addrlen=0):
+    sock, err = sockfd_lookup_light(fd)
+    if sock is None:
+        return err
+    k = None
+    if uaddr is not None:
+        k, err = move_addr_to_kernel(uaddr, addrlen)
+        if err < 0:
+            return err
+    return sock.ops.sendmsg(sock, msghdr([buf], k, addrlen), _file_flags(sock.file, flags))
+
+
+def __sys_sendmsg(fd, msg, flags):
+    sock, err = sockfd_lookup_light(fd)
+    if sock is None:
+        return err
+    if len(msg.msg_iov) > UIO_MAXIOV:
+        return -EINVAL
+    if msg.msg_name is not None:
+        k, err = move_addr_to_kernel(msg.msg_name, msg.msg_namelen)
+        if err < 0:
+            return err
+        msg.msg_name = k
+    return sock.ops.sendmsg(sock, msg, _file_flags(sock.file, flags))
+
+
+def __sys_recvmsg(fd, msg, flags):
+    """n or -errno; msg.msg_name gets the peer's sockaddr (bytes) when known."""
+    sock, err = sockfd_lookup_light(fd)
+    if sock is None:
+        return err
+    if len(msg.msg_iov) > UIO_MAXIOV:
+        return -EINVAL
+    return sock.ops.recvmsg(sock, msg, _file_flags(sock.file, flags))
 
 
 # ---- socketcall(2): the multiplexor ------------------------------------------------

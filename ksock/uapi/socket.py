@@ -85,3 +85,13 @@ SYS_SENDMMSG = const(20)
 
 SOCKADDR_STORAGE_SIZE = const(128)  # sizeof(struct sockaddr_storage)
 SOCKADDR_IN_SIZE = const(16)
+
+# send/recv flags (include/linux/socket.h)
+MSG_OOB = const(0x1)
+MSG_PEEK = const(0x2)
+MSG_DONTROUTE = const(0x4)
+MSG_TRUNC = const(0x20)
+MSG_DONTWAIT = const(0x40)
+MSG_EOR = const(0x80)
+MSG_WAITALL = const(0x100)
+MSG_NOSIGNAL = const(0x4000)

@@ -4,7 +4,7 @@
 import struct
 from ksock.compat import const
 from ksock.uapi.errno import (EINVAL, ESOCKTNOSUPPORT, EPROTONOSUPPORT, EPERM, EAFNOSUPPORT,
-                              EADDRNOTAVAIL, EACCES, EADDRINUSE, ENOTCONN, EEXIST)
+                              EADDRNOTAVAIL, EACCES, EADDRINUSE, ENOTCONN, EEXIST, EAGAIN, EOPNOTSUPP)
 from ksock.uapi.socket import (AF_INET, AF_UNSPEC, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_MAX,
                                SS_UNCONNECTED, SS_CONNECTING, SS_DISCONNECTING, SS_CONNECTED,
                                RCV_SHUTDOWN, SHUTDOWN_MASK, SOCKADDR_IN_SIZE)
@@ -321,6 +321,67 @@ def inet_shutdown(sock, how):
     return err
 
 
+def inet_autobind(sk):
+    if not sk.inet_num:
+        if sk.sk_prot.get_port(sk, 0):
+            return -EAGAIN
+        sk.inet_sport = sk.inet_num
+    return 0
+
+
+def ip4_datagram_connect(sk, uaddr, addr_len):
+    from ksock.net.ipv4 import ip_output
+    from ksock.net.core.sock import sock_flag, SOCK_BROADCAST
+    if addr_len < SOCKADDR_IN_SIZE:
+        return -EINVAL
+    if uaddr[0] | (uaddr[1] << 8) != AF_INET:
+        return -EAFNOSUPPORT
+    daddr = bytes(uaddr[4:8])
+    if daddr == INADDR_ANY:
+        daddr = devinet.INADDR_LOOPBACK
+    rt = ip_output.ip_route(daddr)
+    if isinstance(rt, int):
+        return rt
+    if devinet.inet_addr_type(daddr) == RTN_BROADCAST and not sock_flag(sk, SOCK_BROADCAST):
+        return -EACCES
+    if sk.inet_saddr == INADDR_ANY:
+        sk.inet_saddr = rt[2]
+    if sk.inet_rcv_saddr == INADDR_ANY:
+        sk.inet_rcv_saddr = rt[2]
+    sk.inet_daddr = daddr
+    sk.inet_dport = (uaddr[2] << 8) | uaddr[3]
+    sk.sk_state = 1  # TCP_ESTABLISHED: "connected" for a datagram socket
+    return 0
+
+
+def inet_dgram_connect(sock, uaddr, addr_len, flags):
+    sk = sock.sk
+    if addr_len < 2:
+        return -EINVAL
+    if uaddr[0] | (uaddr[1] << 8) == AF_UNSPEC:
+        return sk.sk_prot.disconnect(sk, flags)
+    err = inet_autobind(sk)
+    if err:
+        return err
+    return ip4_datagram_connect(sk, uaddr, addr_len)
+
+
+def inet_sendmsg(sock, msg, flags):
+    sk = sock.sk
+    f = getattr(sk.sk_prot, "sendmsg", None)
+    if f is None:
+        return -EOPNOTSUPP
+    return f(sk, msg, flags)
+
+
+def inet_recvmsg(sock, msg, flags):
+    sk = sock.sk
+    f = getattr(sk.sk_prot, "recvmsg", None)
+    if f is None:
+        return -EOPNOTSUPP
+    return f(sk, msg, flags)
+
+
 def sock_common_setsockopt(sock, level, optname, optval, optlen):
     sk = sock.sk
     return sk.sk_prot.setsockopt(sk, level, optname, optval, optlen)
@@ -336,7 +397,8 @@ inet_stream_ops = _P(AF_INET, release=inet_release, bind=inet_bind, getname=inet
                      listen=inet_listen, shutdown=inet_shutdown,
                      setsockopt=sock_common_setsockopt, getsockopt=sock_common_getsockopt)
 inet_dgram_ops = _P(AF_INET, release=inet_release, bind=inet_bind, getname=inet_getname,
-                    shutdown=inet_shutdown, setsockopt=sock_common_setsockopt,
+                    shutdown=inet_shutdown, connect=inet_dgram_connect, sendmsg=inet_sendmsg,
+                    recvmsg=inet_recvmsg, setsockopt=sock_common_setsockopt,
                     getsockopt=sock_common_getsockopt)
 inet_sockraw_ops = _P(AF_INET, release=inet_release, bind=inet_bind, getname=inet_getname,
                       shutdown=inet_shutdown, setsockopt=sock_common_setsockopt,
