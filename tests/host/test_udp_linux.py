@@ -105,7 +105,10 @@ except OSError as e:
     err, n, ordered = out.split()
     assert err == "11"  # EAGAIN after SO_RCVTIMEO, as Linux
     c = snmp(t)["Udp"]
-    assert int(n) + c["RcvbufErrors"] == N and ordered == "True"
+    # every datagram is accounted for: delivered, dropped on a full SO_RCVBUF, or
+    # sent before the bind (NoPorts: the sender cannot see when the target is ready)
+    assert int(n) + c["RcvbufErrors"] + c["NoPorts"] == N and ordered == "True"
+    assert int(n) >= N // 2
     assert c["InDatagrams"] == int(n)
 
 
