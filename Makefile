@@ -5,13 +5,13 @@ PY := $(ROOT)/.venv/bin/python
 TARGET ?= unix
 PYTEST_ARGS ?=
 
-.PHONY: all deps host-deps run test test-unix test-nocmod test-qemu bench clean help
+.PHONY: all deps host-deps run test test-unix test-nocmod test-qemu test-natmod test-jonnor bench clean help
 all: firmware-all
 
 help:
 	@echo "make deps      set up this machine (apt, .venv, MicroPython source, builds)"
 	@echo "make run       boot ksock on TARGET=unix|qemu in its own network namespace"
-	@echo "make test      the whole suite: unix, unix-nocmod, qemu (what CI runs)"
+	@echo "make test      the whole suite: unix, unix-nocmod, qemu, unix-natmod, unix-jonnor (what CI runs)"
 	@echo "make bench     benchmarks -> build/bench/results.json"
 
 include firmware/build.mk
@@ -30,12 +30,17 @@ test: firmware-all
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix-nocmod
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=qemu
+	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix-natmod
+	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix-jonnor
+
+test-natmod test-jonnor: firmware-all
+	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix-$(patsubst test-%,%,$@)
 
 test-unix test-nocmod test-qemu: firmware-all
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=$(patsubst test-%,%,$(subst nocmod,unix-nocmod,$@))
 
 bench: firmware-all
-	$(PY) -m tests.bench.run
+	$(PY) -m tests.bench.run --targets unix,unix-nocmod,unix-natmod,qemu
 
 clean:
-	rm -rf build/unix build/unix-nocmod build/qemu build/mpy-cross build/bench
+	rm -rf build/unix build/unix-nocmod build/qemu build/mpy-cross build/bench build/natmod
