@@ -141,3 +141,26 @@ def test_runt_ethernet_frame_does_not_raise(up):
         s.close()
     t.exec("stack.serve(200)")
     assert t.eval("1+1") == 2
+
+
+def test_udp_truncated_header_length_counts_udp_inerrors(up):
+    from scapy.all import UDP, Raw
+    t, lk = up
+    p = _base(lk) / UDP(sport=1234, dport=7, len=200) / Raw(b"z" * 20)
+    d = _inject(t, lk, p)
+    assert d["Udp"]["InErrors"] == 1 and d["Udp"]["NoPorts"] == 0, d["Udp"]
+
+
+def test_udp_bad_checksum_counts_udp_incsumerrors(up):
+    from scapy.all import UDP, Raw
+    t, lk = up
+    p = _base(lk) / UDP(sport=1234, dport=7, chksum=0x1357) / Raw(b"q" * 20)
+    d = _inject(t, lk, p)
+    assert d["Udp"]["InCsumErrors"] == 1 and d["Udp"]["InErrors"] == 1 and d["Icmp"]["OutDestUnreachs"] == 0
+
+
+def test_udp_to_closed_port_counts_noports_and_sends_port_unreachable(up):
+    from scapy.all import UDP, Raw
+    t, lk = up
+    d = _inject(t, lk, _base(lk) / UDP(sport=1234, dport=7) / Raw(b"w" * 8))
+    assert d["Udp"]["NoPorts"] == 1 and d["Icmp"]["OutDestUnreachs"] == 1
