@@ -21,6 +21,12 @@ def emit_into(buf, off, dst, src, proto):
     pack_into(">H", buf, off + 12, proto)
 
 
+def dst_is(buf, off, mac):
+    """Destination MAC at buf[off] equals `mac`, compared in place (no slice per frame)."""
+    return (buf[off] == mac[0] and buf[off + 1] == mac[1] and buf[off + 2] == mac[2]
+            and buf[off + 3] == mac[3] and buf[off + 4] == mac[4] and buf[off + 5] == mac[5])
+
+
 def is_multicast(buf, off):
     return buf[off] & 1
 

@@ -22,7 +22,7 @@ icmp_send_hook = [None]  # set by icmp: (skb, type, code) for protocol unreachab
 def ip_rcv(skb, dev):
     buf = skb.buf
     mac = skb.mac_header
-    if buf[mac] & 1 == 0 and buf[mac:mac + 6] != dev.dev_addr and not dev.flags & netdev.IFF_LOOPBACK:
+    if buf[mac] & 1 == 0 and not eth.dst_is(buf, mac, dev.dev_addr) and not dev.flags & netdev.IFF_LOOPBACK:
         skbuff.kfree_skb(skb)  # PACKET_OTHERHOST: not ours at L2, not counted by IP
         return
     MIB.InReceives += 1

@@ -126,6 +126,7 @@ from ksock.net.ipv4 import devinet, ip_output
 from ksock.net.ipv4.proc import udp as MIB
 from ksock.net.ipv4.protocol import net_protocol, inet_add_protocol
 from ksock.wire import ipv4 as wip
+from ksock.wire import udp as wudp
 
 MSG_PEEK = const(0x2)
 MSG_TRUNC = const(0x20)
@@ -212,7 +213,7 @@ def udp_sendmsg(sk, msg, flags):
     saddr = sk.inet_saddr if sk.inet_saddr != devinet.INADDR_ANY else rt[2]
     buf = skb.buf
     ulen = n + 8
-    wire_udp_emit(buf, off, sk.inet_sport, dport, ulen)
+    wudp.emit_into(buf, off, sk.inet_sport, dport, ulen)
     c = _udp_csum(buf, off, ulen, saddr, daddr)
     buf[off + 6] = c >> 8
     buf[off + 7] = c & 0xFF
@@ -222,16 +223,6 @@ def udp_sendmsg(sk, msg, flags):
         return err
     MIB.OutDatagrams += 1
     return n
-
-
-def wire_udp_emit(buf, off, sport, dport, ulen):
-    buf[off] = sport >> 8
-    buf[off + 1] = sport & 0xFF
-    buf[off + 2] = dport >> 8
-    buf[off + 3] = dport & 0xFF
-    buf[off + 4] = ulen >> 8
-    buf[off + 5] = ulen & 0xFF
-    buf[off + 6] = buf[off + 7] = 0
 
 
 def _match(sk, daddr, saddr, sport):
