@@ -234,3 +234,16 @@ def recvfrom(fd, bufsize, flags=0):
 
 def recv(fd, bufsize, flags=0):
     return recvfrom(fd, bufsize, flags)[0]
+
+
+def accept4(fd, flags=0, buflen=None):
+    """(newfd, (host, port)); with buflen: (newfd, (the first buflen bytes, len))."""
+    r = _ret(_sock.__sys_accept4(fd, 128 if buflen is None else buflen, flags))
+    if buflen is not None:
+        return r
+    b = r[1][0]
+    return r[0], (inet_ntoa(b[4:8]), (b[2] << 8) | b[3])
+
+
+def accept(fd):
+    return accept4(fd, 0)

@@ -3,7 +3,7 @@
 # Everything answers 0/value or a negative errno; ksock.sys raises OSError.
 from ksock.compat import const, PLATFORM
 from ksock.uapi.errno import (EINVAL, EAFNOSUPPORT, ENFILE, ENOBUFS, EEXIST, ENOTSOCK, EBADF,
-                              EOPNOTSUPP, EFAULT, ENOSYS)
+                              EOPNOTSUPP, EFAULT, ENOSYS, ECONNABORTED)
 from ksock.uapi.socket import (NPROTO, SOCK_MAX, SOCK_TYPE_MASK, SOCK_NONBLOCK, SOCK_CLOEXEC,
                                AF_INET, AF_PACKET, SOCK_PACKET, SS_UNCONNECTED, SS_FREE, SOL_SOCKET,
                                SOCKADDR_STORAGE_SIZE, SYS_SOCKET, SYS_BIND, SYS_LISTEN,
@@ -455,6 +455,41 @@ def __sys_recvmsg(fd, msg, flags):
     if len(msg.msg_iov) > UIO_MAXIOV:
         return -EINVAL
     return sock.ops.recvmsg(sock, msg, _file_flags(sock.file, flags))
+
+
+def __sys_accept4(fd, ulen, flags):
+    """do_accept(): (newfd, (addr bytes, klen) or None) or -errno. ulen < 0: no
+    address wanted (upeer_sockaddr NULL). The fd is reserved before the wait and
+    installed only once the child is grafted."""
+    if flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK):
+        return -EINVAL
+    sock, err = sockfd_lookup_light(fd)
+    if sock is None:
+        return err
+    newsock = sock_alloc()
+    if newsock is None:
+        return -ENFILE
+    newsock.type = sock.type
+    newsock.ops = sock.ops
+    newfd = fdtable.get_unused_fd_flags(flags)
+    if newfd < 0:
+        sock_release(newsock)
+        return newfd
+    err = sock.ops.accept(sock, newsock, sock.file.f_flags | (flags & O_NONBLOCK))
+    if err < 0:
+        fdtable.put_unused_fd(newfd)
+        sock_release(newsock)
+        return err
+    name = None
+    if ulen >= 0:
+        kaddr = newsock.ops.getname(newsock, 2)
+        if isinstance(kaddr, int):
+            fdtable.put_unused_fd(newfd)
+            sock_release(newsock)
+            return -ECONNABORTED
+        name = move_addr_to_user(kaddr, len(kaddr), ulen)
+    fdtable.fd_install(newfd, sock_alloc_file(newsock, flags & (O_CLOEXEC | O_NONBLOCK)))
+    return newfd, name
 
 
 # ---- socketcall(2): the multiplexor ------------------------------------------------

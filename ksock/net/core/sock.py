@@ -124,6 +124,14 @@ def sock_init_data(sock, sk):
         sk.sk_uid = fdtable.current.uid
 
 
+def sock_graft(sk, parent):
+    """Attach an accepted child to its new struct socket (include/net/sock.h)."""
+    sk.sk_socket = parent
+    parent.sk = sk
+    if sk.sk_type != parent.type:
+        sk.sk_type = parent.type
+
+
 def sock_error(sk):
     err = sk.sk_err
     sk.sk_err = 0

@@ -4,7 +4,8 @@
 import struct
 from ksock.compat import const
 from ksock.uapi.errno import (EINVAL, ESOCKTNOSUPPORT, EPROTONOSUPPORT, EPERM, EAFNOSUPPORT,
-                              EADDRNOTAVAIL, EACCES, EADDRINUSE, ENOTCONN, EEXIST, EAGAIN, EOPNOTSUPP)
+                              EADDRNOTAVAIL, EACCES, EADDRINUSE, ENOTCONN, EEXIST, EAGAIN, EOPNOTSUPP,
+                              EISCONN, EALREADY, EINPROGRESS, ECONNABORTED)
 from ksock.uapi.socket import (AF_INET, AF_UNSPEC, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_MAX,
                                SS_UNCONNECTED, SS_CONNECTING, SS_DISCONNECTING, SS_CONNECTED,
                                RCV_SHUTDOWN, SHUTDOWN_MASK, SOCKADDR_IN_SIZE)
@@ -14,7 +15,7 @@ from ksock.fs import fdtable
 from ksock.net import socket as net_socket
 from ksock.net.core import sysctl
 from ksock.net.core.sock import (proto, sk_alloc, sock_init_data, sock_flag, sk_common_release,
-                                 SOCK_LINGER, SK_CAN_REUSE, SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK,
+                                 sock_graft, sock_error, MAX_SCHEDULE_TIMEOUT, SOCK_LINGER, SK_CAN_REUSE, SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK,
                                  TCP_CLOSE, TCP_LISTEN)
 from ksock.net.ipv4 import devinet
 from ksock.net.ipv4.devinet import INADDR_ANY, RTN_LOCAL, RTN_MULTICAST, RTN_BROADCAST
@@ -366,6 +367,63 @@ def inet_dgram_connect(sock, uaddr, addr_len, flags):
     return ip4_datagram_connect(sk, uaddr, addr_len)
 
 
+def inet_wait_for_connect(sk, timeo):
+    """Run the stack until the handshake ends; False if `timeo` ran out first."""
+    from ksock.kernel import softirq
+    return softirq.wait_event(lambda: not (1 << sk.sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV),
+                              -1 if timeo >= MAX_SCHEDULE_TIMEOUT else timeo)
+
+
+def inet_stream_connect(sock, uaddr, addr_len, flags):
+    """__inet_stream_connect(): EINPROGRESS/EALREADY/EISCONN as Linux; a blocking
+    connect waits SO_SNDTIMEO and answers EINPROGRESS when that runs out."""
+    sk = sock.sk
+    if addr_len < 2:
+        return -EINVAL
+    if uaddr[0] | (uaddr[1] << 8) == AF_UNSPEC:
+        err = sk.sk_prot.disconnect(sk, flags)
+        sock.state = SS_DISCONNECTING if err else SS_UNCONNECTED
+        return err
+    st = sock.state
+    if st == SS_CONNECTED:
+        return -EISCONN
+    elif st == SS_CONNECTING:
+        err = -EALREADY
+    elif st == SS_UNCONNECTED:
+        if sk.sk_state != TCP_CLOSE:
+            return -EISCONN
+        err = sk.sk_prot.connect(sk, uaddr, addr_len)
+        if err < 0:
+            return err
+        sock.state = SS_CONNECTING
+        err = -EINPROGRESS
+    else:
+        return -EINVAL
+    timeo = 0 if flags & O_NONBLOCK else sk.sk_sndtimeo
+    if (1 << sk.sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV):
+        if not timeo or not inet_wait_for_connect(sk, timeo):
+            return err
+    if sk.sk_state == TCP_CLOSE:  # reset, timed out or unreachable
+        err = sock_error(sk) or -ECONNABORTED
+        sock.state = SS_UNCONNECTED
+        if sk.sk_prot.disconnect(sk, flags):
+            sock.state = SS_DISCONNECTING
+        return err
+    sock.state = SS_CONNECTED
+    return 0
+
+
+def inet_accept(sock, newsock, flags):
+    """The listener's next child grafted onto newsock (SS_CONNECTED)."""
+    sk1 = sock.sk
+    sk2, err = sk1.sk_prot.accept(sk1, flags)
+    if sk2 is None:
+        return err
+    sock_graft(sk2, newsock)
+    newsock.state = SS_CONNECTED
+    return 0
+
+
 def inet_sendmsg(sock, msg, flags):
     sk = sock.sk
     f = getattr(sk.sk_prot, "sendmsg", None)
@@ -394,7 +452,8 @@ def sock_common_getsockopt(sock, level, optname, optlen):
 
 _P = net_socket.proto_ops
 inet_stream_ops = _P(AF_INET, release=inet_release, bind=inet_bind, getname=inet_getname,
-                     listen=inet_listen, shutdown=inet_shutdown,
+                     listen=inet_listen, shutdown=inet_shutdown, connect=inet_stream_connect,
+                     accept=inet_accept, sendmsg=inet_sendmsg, recvmsg=inet_recvmsg,
                      setsockopt=sock_common_setsockopt, getsockopt=sock_common_getsockopt)
 inet_dgram_ops = _P(AF_INET, release=inet_release, bind=inet_bind, getname=inet_getname,
                     shutdown=inet_shutdown, connect=inet_dgram_connect, sendmsg=inet_sendmsg,
