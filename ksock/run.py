@@ -1,0 +1,167 @@
+# The launcher: run any MicroPython program on ksock.
+#
+#   micropython -m ksock.run --iface IFACE --addr A.B.C.D/P [--gw G] [--board NAME]
+#                            PROGRAM.py [ARGS...]
+#
+# Brings the stack up on IFACE (unix port: AF_PACKET through add_packet_dev; QEMU:
+# the LAN9118; --board: the board loader when the tree has one), installs
+# ksock's drop-in `socket` (and `select` once ksock/select.py exists) in
+# sys.modules in place of the built-ins, runs PROGRAM with sys.argv set, and
+# tears the stack down. The program's exception (SystemExit included) is
+# re-raised afterwards, so the interpreter exits with exactly the status and
+# traceback it would have given without ksock. Blocking socket calls and the
+# sleeps of the `time` module run the softirq loop, so ARP, ping and timers are
+# served while the program waits.
+import sys
+
+USAGE = "usage: micropython -m ksock.run --iface IFACE --addr A.B.C.D/P [--gw G] [--board NAME] PROGRAM.py [ARGS]"
+
+
+def parse_args(argv):
+    """(options dict, program, its args); raises ValueError on a bad command line."""
+    opt = {"iface": None, "addr": None, "gw": None, "board": None}
+    i = 0
+    while i < len(argv) and argv[i].startswith("--"):
+        a = argv[i]
+        key, eq, val = a[2:].partition("=")
+        if key not in opt:
+            raise ValueError("unknown option " + a)
+        if not eq:
+            i += 1
+            if i >= len(argv):
+                raise ValueError("option %s needs a value" % a)
+            val = argv[i]
+        opt[key] = val
+        i += 1
+    if i >= len(argv):
+        raise ValueError("no program given")
+    return opt, argv[i], argv[i + 1:]
+
+
+class _builtins:
+    """While the stack opens its devices, `socket` and `select` must be the
+    interpreter's own (the AF_PACKET driver and the softirq poll use them), even
+    when a drop-in socket.py/select.py shadows them on sys.path: MicroPython
+    1.25 looks in sys.modules first, then non-extensible built-ins, then
+    sys.path, then extensible built-ins (socket, select); `usocket`/`uselect`
+    always name the built-in."""
+
+    def __enter__(self):
+        self.saved = {}
+        for n in ("socket", "select"):
+            self.saved[n] = sys.modules.get(n)
+            try:
+                sys.modules[n] = __import__("u" + n)
+            except ImportError:
+                pass
+        return self
+
+    def __exit__(self, *a):
+        for n, m in self.saved.items():
+            if m is None:
+                sys.modules.pop(n, None)
+            else:
+                sys.modules[n] = m
+
+
+def bring_up(iface=None, addr=None, gw=None, board=None):
+    """Start the stack: lo always; IFACE as eth0 with addr (CIDR) and default route."""
+    from ksock import stack
+    with _builtins():
+        stack.init()
+        if board:
+            try:
+                from ksock import board as _board
+            except ImportError:
+                raise OSError("--board %s: this tree has no board loader (ksock/board.py)" % board)
+            _board.bring_up(board)
+        elif iface:
+            if sys.platform == "linux":
+                stack.add_packet_dev(iface, "eth0")
+            elif sys.platform == "qemu":
+                from ksock.drivers.lan9118 import Lan9118
+                stack.add_dev(Lan9118("eth0"))
+            else:
+                raise OSError("--iface: no driver for platform %s (use --board)" % sys.platform)
+    if addr and (iface or board):
+        stack.ip_addr_add("eth0", addr if "/" in addr else addr + "/24")
+        if gw:
+            stack.ip_route_add("0.0.0.0/0", via=gw)
+
+
+def tear_down():
+    """Close every ksock fd and every device: nothing stays open behind the program."""
+    from ksock.fs import fdtable
+    from ksock.net.core import dev as netdev
+    fdtable.close_range(0, 0x7FFFFFFF)
+    for d in netdev.netdevs():
+        netdev.dev_close(d)
+
+
+class _time:
+    """The `time` module with sleeps that serve the network meanwhile."""
+
+    def __init__(self, t):
+        for k in dir(t):
+            if not k.startswith("__") and not k.startswith("sleep"):
+                setattr(self, k, getattr(t, k))
+        self.__name__ = "time"
+
+    def sleep_ms(self, ms):
+        from ksock.kernel import softirq
+        softirq.run_for(int(ms))
+
+    def sleep(self, s):
+        self.sleep_ms(s * 1000)
+
+    def sleep_us(self, us):
+        self.sleep_ms(us // 1000)
+
+
+def install():
+    """Put the drop-in modules in place of the built-ins (sys.modules wins every
+    import that follows)."""
+    import ksock.socket as ksocket
+    sys.modules["socket"] = ksocket
+    sys.modules["usocket"] = ksocket
+    try:
+        import ksock.select as kselect
+    except ImportError:
+        kselect = None
+    if kselect is not None:
+        sys.modules["select"] = kselect
+        sys.modules["uselect"] = kselect
+    import time
+    sys.modules["time"] = sys.modules["utime"] = _time(time)
+
+
+def run_program(path, args):
+    sys.argv[:] = [path] + list(args)
+    d = path.rpartition("/")[0]
+    sys.path[0:0] = [d or "."]  # as `micropython PROGRAM.py`: its directory first
+    g = {"__name__": "__main__", "__file__": path}
+    with open(path) as f:
+        src = f.read()
+    try:
+        code = compile(src, path, "exec")  # tracebacks name the program's file
+    except NameError:  # a firmware built without compile()
+        code = src
+    exec(code, g)
+
+
+def main(argv):
+    try:
+        opt, prog, args = parse_args(argv)
+    except ValueError as e:
+        print("ksock.run: %s\n%s" % (e.args[0], USAGE))
+        raise SystemExit(2)
+    bring_up(opt["iface"], opt["addr"], opt["gw"], opt["board"])
+    install()
+    try:
+        run_program(prog, args)
+    finally:
+        tear_down()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

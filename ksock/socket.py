@@ -1,0 +1,362 @@
+# The drop-in `socket` module: MicroPython's socket API (as the unix port's
+# modsocket.c has it, which is Linux's) over ksock's system calls. `ksock.run`
+# puts it in sys.modules['socket'] so an unmodified program runs on ksock.
+#
+# As on the unix port: addresses come back as raw struct sockaddr bytes
+# (getaddrinfo, accept, recvfrom; decode with sockaddr()); bind/connect/sendto
+# take those bytes or a (host, port) tuple. recv/recvfrom/send/sendto raise the
+# errno as is; accept/connect/read/write on a blocking socket turn a timeout
+# (EAGAIN/EINPROGRESS) into ETIMEDOUT; read/readinto/readline/write answer None
+# on a non-blocking socket with nothing to do. Objects subclass io.IOBase and
+# answer ioctl(MP_STREAM_POLL) after one softirq pass, so the built-in
+# select.poll and asyncio drive them unchanged.
+import io
+import struct
+
+import ksock.sys as _ks
+from ksock.fs import fdtable as _fdtable
+from ksock.kernel import softirq as _softirq
+from ksock.uapi import errno as _e
+from ksock.compat import const
+
+AF_UNIX = const(1)
+AF_INET = const(2)
+AF_INET6 = const(10)
+SOCK_STREAM = const(1)
+SOCK_DGRAM = const(2)
+SOCK_RAW = const(3)
+MSG_PEEK = const(0x2)
+MSG_DONTROUTE = const(0x4)
+MSG_TRUNC = const(0x20)
+MSG_DONTWAIT = const(0x40)
+MSG_WAITALL = const(0x100)
+SOL_SOCKET = const(1)
+SO_REUSEADDR = const(2)
+SO_ERROR = const(4)
+SO_BROADCAST = const(6)
+SO_SNDBUF = const(7)
+SO_RCVBUF = const(8)
+SO_KEEPALIVE = const(9)
+SO_LINGER = const(13)
+SO_RCVTIMEO = const(20)
+SO_SNDTIMEO = const(21)
+IPPROTO_IP = const(0)
+IPPROTO_ICMP = const(1)
+IPPROTO_TCP = const(6)
+IPPROTO_UDP = const(17)
+IPPROTO_RAW = const(255)
+TCP_NODELAY = const(1)
+SHUT_RD = const(0)
+SHUT_WR = const(1)
+SHUT_RDWR = const(2)
+
+_O_NONBLOCK = const(0o4000)
+_F_GETFL = const(3)
+_F_SETFL = const(4)
+_MP_STREAM_POLL = const(3)
+_MP_STREAM_CLOSE = const(4)
+_POLLIN = const(0x1)
+_POLLOUT = const(0x4)
+_POLL_ALWAYS = const(0x38)  # POLLERR | POLLHUP | POLLNVAL: reported whatever was asked
+
+
+def _addr(a):
+    """bind/connect/sendto argument: sockaddr bytes (as getaddrinfo gives) or a tuple."""
+    if isinstance(a, tuple):
+        return _ks.sockaddr_in(a[0], a[1])
+    return a
+
+
+def _datagram_poll(sock):
+    """datagram_poll() (net/core/datagram.c) for ops tables without a poll entry
+    yet; ksock's own f_op->poll answers instead as soon as the stack has one."""
+    from ksock.net.core import skbuff
+    sk = sock.sk
+    mask = 0
+    if sk.sk_err:
+        mask |= 0x8
+    sh = sk.sk_shutdown
+    if sh & 1:
+        mask |= 0x2041  # POLLRDHUP | POLLIN | POLLRDNORM
+    if sh == 3:
+        mask |= 0x10
+    if skbuff.skb_queue_len(sk.sk_receive_queue):
+        mask |= 0x41
+    if not sh & 2:
+        mask |= 0x304  # POLLOUT | POLLWRNORM | POLLWRBAND
+    return mask
+
+
+def _fd_poll(fd):
+    """Linux poll bits of ksock's fd, as poll(2) with a zero timeout would give."""
+    f = _fdtable.fdget(fd)
+    if f is None:
+        return 0x20  # POLLNVAL
+    op = f.f_op.poll
+    if op is None:
+        return 0
+    from ksock.net import socket as net_socket
+    s = net_socket.sock_from_file(f)
+    if s is not None and s.ops.poll is net_socket.sock_no_poll:
+        return _datagram_poll(s)
+    return op(f)
+
+
+class socket(io.IOBase):
+    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0, fileno=None):
+        self._fd = _ks.socket(af, type, proto) if fileno is None else fileno
+        self._blocking = True
+
+    def __repr__(self):
+        return "<_socket %d>" % self._fd
+
+    def fileno(self):
+        return self._fd
+
+    def close(self):
+        if self._fd >= 0:
+            try:
+                _ks.close(self._fd)
+            except OSError:
+                pass  # as the unix port: close() only releases the fd
+            self._fd = -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    def bind(self, addr):
+        _ks.bind(self._fd, _addr(addr))
+
+    def listen(self, backlog=128):
+        # the unix port's MICROPY_PY_SOCKET_LISTEN_BACKLOG_DEFAULT: min(SOMAXCONN, 128)
+        _ks.listen(self._fd, backlog if backlog > 0 else 0)
+
+    def accept(self):
+        try:
+            fd, (a, n) = _ks.accept4(self._fd, 0, 32)
+        except OSError as e:
+            if self._blocking and e.errno == _e.EAGAIN:
+                raise OSError(_e.ETIMEDOUT)
+            raise
+        return socket(fileno=fd), bytearray(a[:n])
+
+    def connect(self, addr):
+        try:
+            _ks.connect(self._fd, _addr(addr))
+        except OSError as e:
+            if self._blocking and e.errno == _e.EINPROGRESS:
+                raise OSError(_e.ETIMEDOUT)
+            raise
+
+    def send(self, data, flags=0):
+        return _ks.sendto(self._fd, data, flags)
+
+    def sendall(self, data, flags=0):
+        mv = memoryview(data)
+        n = 0
+        while n < len(mv):
+            n += _ks.sendto(self._fd, mv[n:], flags)
+
+    def sendto(self, data, flags_or_addr, addr=None):
+        if addr is None:
+            return _ks.sendto(self._fd, data, 0, _addr(flags_or_addr))
+        return _ks.sendto(self._fd, data, flags_or_addr, _addr(addr))
+
+    def recv_into(self, buf, nbytes=0, flags=0):
+        mv = memoryview(buf)
+        return _ks.recvmsg_into(self._fd, [mv[:nbytes] if nbytes else mv], flags)[0]
+
+    def recv(self, n, flags=0):
+        buf = bytearray(n)
+        k = _ks.recvmsg_into(self._fd, [buf], flags)[0]
+        return bytes(buf) if k == n else bytes(memoryview(buf)[:min(k, n)])
+
+    def recvfrom(self, n, flags=0):
+        buf = bytearray(n)
+        k, _, a = _ks.recvmsg_into(self._fd, [buf], flags)
+        data = bytes(buf) if k == n else bytes(memoryview(buf)[:min(k, n)])
+        return data, (_ks.sockaddr_in(a[0], a[1]) if a else b"")
+
+    def setsockopt(self, level, opt, value):
+        _ks.setsockopt(self._fd, level, opt, value)
+
+    def shutdown(self, how):
+        _ks.shutdown(self._fd, how)
+
+    def setblocking(self, flag):
+        fl = _ks.fcntl(self._fd, _F_GETFL)
+        _ks.fcntl(self._fd, _F_SETFL, fl & ~_O_NONBLOCK if flag else fl | _O_NONBLOCK)
+        self._blocking = bool(flag)
+
+    def settimeout(self, t):
+        # As modsocket.c: None blocks forever, 0 is non-blocking, else both
+        # SO_RCVTIMEO and SO_SNDTIMEO (a struct timeval) with a blocking socket.
+        blocking = True
+        sec = usec = 0
+        if t is not None:
+            sec = int(t)
+            usec = int(round((t - sec) * 1000000))
+            if sec == 0 and usec == 0:
+                blocking = False
+        if blocking:
+            tv = struct.pack("<qq", sec, usec)
+            _ks.setsockopt(self._fd, SOL_SOCKET, SO_RCVTIMEO, tv)
+            _ks.setsockopt(self._fd, SOL_SOCKET, SO_SNDTIMEO, tv)
+        if blocking != self._blocking:
+            self.setblocking(blocking)
+
+    def makefile(self, mode="rb", buffering=0):
+        return self
+
+    # ---- the stream protocol (mp_stream_p_t: read, write, ioctl) ----
+    def _io_err(self, e):
+        if e.errno == _e.EAGAIN:
+            if self._blocking:
+                raise OSError(_e.ETIMEDOUT)
+            return True
+        raise e
+
+    def readinto(self, buf, n=-1):
+        mv = memoryview(buf)
+        if 0 <= n < len(mv):
+            mv = mv[:n]
+        done = 0
+        while done < len(mv):  # mp_stream_read_exactly: until full or EOF
+            try:
+                k = _ks.recvmsg_into(self._fd, [mv[done:]], 0)[0]
+            except OSError as e:
+                if self._io_err(e) and not done:
+                    return None
+                break
+            if k == 0:
+                break
+            done += min(k, len(mv) - done)
+        return done
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            out = bytearray()
+            buf = bytearray(256)
+            while True:
+                try:
+                    k = _ks.recvmsg_into(self._fd, [buf], 0)[0]
+                except OSError as e:
+                    if self._io_err(e):
+                        if not out:
+                            return None
+                        break
+                if k == 0:
+                    break
+                out += memoryview(buf)[:min(k, len(buf))]
+            return bytes(out)
+        buf = bytearray(n)
+        k = self.readinto(buf)
+        if k is None:
+            return None
+        return bytes(buf) if k == n else bytes(memoryview(buf)[:k])
+
+    def readline(self, limit=-1):
+        out = bytearray()
+        b = bytearray(1)
+        while limit < 0 or len(out) < limit:
+            try:
+                k = _ks.recvmsg_into(self._fd, [b], 0)[0]
+            except OSError as e:
+                if self._io_err(e):
+                    if not out:
+                        return None
+                    break
+            if k == 0:
+                break
+            out += b
+            if b[0] == 10:
+                break
+        return bytes(out)
+
+    def write(self, data, off=None, n=None):
+        mv = memoryview(data)
+        if n is not None:
+            mv = mv[min(off, len(mv)):][:n]
+        elif off is not None:
+            mv = mv[:off]
+        done = 0
+        while done < len(mv):  # mp_stream_rw: until all is written (nothing for b"")
+            try:
+                k = _ks.sendto(self._fd, mv[done:], 0)
+            except OSError as e:
+                if self._io_err(e) and not done:
+                    return None
+                break
+            if k == 0:
+                break
+            done += k
+        return done
+
+    def ioctl(self, req, arg):
+        if req == _MP_STREAM_POLL:
+            _softirq.do_softirq()
+            return _fd_poll(self._fd) & (arg | _POLL_ALWAYS) if self._fd >= 0 else 0x20
+        if req == _MP_STREAM_CLOSE:
+            self.close()
+            return 0
+        return -_e.EINVAL
+
+
+def sockaddr(a):
+    """(AF_INET, 4 address bytes, port) from a struct sockaddr_in, as modsocket.c."""
+    a = bytes(a)
+    fam = a[0] | (a[1] << 8)
+    if fam == AF_INET:
+        return (fam, a[4:8], (a[2] << 8) | a[3])
+    return (fam, a[2:])
+
+
+def inet_pton(af, s):
+    if af != AF_INET:
+        raise OSError(_e.EAFNOSUPPORT)
+    p = s.split(".")
+    if len(p) != 4:
+        raise OSError(_e.EINVAL)
+    out = bytearray(4)
+    for i in range(4):
+        x = p[i]
+        if not x or len(x) > 3 or not x.isdigit() or int(x) > 255:
+            raise OSError(_e.EINVAL)
+        out[i] = int(x)
+    return bytes(out)
+
+
+def inet_ntop(af, b):
+    if af != AF_INET:
+        raise OSError(_e.EAFNOSUPPORT)
+    if len(b) < 4:
+        raise OSError(_e.ENOSPC)
+    return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
+
+
+_GAI = ((SOCK_STREAM, IPPROTO_TCP), (SOCK_DGRAM, IPPROTO_UDP), (SOCK_RAW, 0))
+
+
+def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
+    """Numeric IPv4 hosts and 'localhost' (no resolver on ksock's side yet);
+    the entries glibc gives: one per socket type unless `type` narrows them."""
+    if host == "localhost":
+        host = "127.0.0.1"
+    try:
+        inet_pton(AF_INET, host)
+    except OSError:
+        raise OSError("[addrinfo error -2]")  # EAI_NONAME
+    if af not in (0, AF_INET):
+        raise OSError("[addrinfo error -9]")  # EAI_ADDRFAMILY
+    port = int(port)
+    out = []
+    for t, p in _GAI:
+        if (type and t != type) or (proto and p and p != proto):
+            continue
+        out.append((AF_INET, t, proto or p, None, bytearray(_ks.sockaddr_in(host, port & 0xFFFF))))
+    if not out:
+        raise OSError("[addrinfo error -7]")  # EAI_SOCKTYPE
+    return out
