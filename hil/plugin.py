@@ -1,6 +1,6 @@
 """pytest plugin: run ksock's tests on a chosen target.
 
-    pytest --target=unix|unix-nocmod|unix-natmod|unix-jonnor|qemu|serial:/dev/ttyUSB0
+    pytest --target=unix|unix-nocmod|unix-natmod|unix-jonnor|unix-w5500|qemu|serial:/dev/ttyUSB0
 
 Device tests (files under a `device/` directory) are MicroPython code: the file
 is sent to the target once, each top-level `test_*` function runs there and
@@ -34,7 +34,7 @@ def require_env(ok, reason):
 
 def pytest_addoption(parser):
     g = parser.getgroup("hil", "ksock targets")
-    g.addoption("--target", default="unix", help="unix | unix-nocmod | unix-natmod | unix-jonnor | qemu | serial:PATH")
+    g.addoption("--target", default="unix", help="unix | unix-nocmod | unix-natmod | unix-jonnor | unix-w5500 | qemu | serial:PATH")
     g.addoption("--board", default=None, help="board description name (boards/)")
     g.addoption("--hil-log", default=None, help="append the raw serial transcript to this file")
 

@@ -1,7 +1,7 @@
 """Targets: one interface to the interpreter under test.
 
-    t = make_target("unix" | "unix-nocmod" | "unix-natmod" | "unix-jonnor" | "qemu"
-                    | "serial:/dev/ttyUSB0", netns=None)
+    t = make_target("unix" | "unix-nocmod" | "unix-natmod" | "unix-jonnor" | "unix-w5500"
+                    | "qemu" | "serial:/dev/ttyUSB0", netns=None)
     t.start(); t.exec(code) -> stdout; t.eval(expr) -> value; t.put(path, data)
     t.soft_reset(); t.read_output(timeout); t.stop()
 
@@ -63,6 +63,7 @@ if '/ram' not in sys.path: sys.path.insert(0, '/ram')
 class Target:
     name = "?"
     platform = "?"
+    nic_driver = None  # netstack.ATTACH key when it is not the platform's default NIC
     has_fs = False  # True: put() writes the host filesystem directly (unix)
 
     def __init__(self, netns=None, env=None, log=None):
@@ -283,8 +284,16 @@ def make_target(spec, **kw):
         # build): ksock from source, kskb from the x64 native module.
         return UnixTarget(variant=spec, binary=os.path.join(ROOT, ".venv", "bin", "micropython"),
                           path=ROOT + ":" + natmod, **kw)
+    if spec == "unix-w5500":
+        # The unix port whose eth0 is ksock.drivers.w5500 on the register-level
+        # W5500 model (hil/w5500_model.py) bridged to the veth: the real driver,
+        # a modelled chip, the Linux kernel as the peer.
+        t = UnixTarget(variant=spec, binary=os.path.join(BUILD, "unix", "micropython"), **kw)
+        t.nic_driver = "w5500"
+        return t
     if spec == "qemu":
         return QemuTarget(**kw)
     if spec.startswith("serial:"):
         return SerialTarget(spec.split(":", 1)[1], **kw)
-    raise ValueError("unknown target %r (unix, unix-nocmod, unix-natmod, unix-jonnor, qemu, serial:PATH)" % spec)
+    raise ValueError("unknown target %r (unix, unix-nocmod, unix-natmod, unix-jonnor, unix-w5500, qemu, "
+                     "serial:PATH)" % spec)

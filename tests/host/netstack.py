@@ -15,12 +15,14 @@ ATTACH = {
     "linux": "stack.add_packet_dev(%(ifname)r, 'eth0')",
     # QEMU board: the emulated LAN9118, whose tap sits in the peer namespace
     "qemu": "from ksock.drivers.lan9118 import Lan9118\nstack.add_dev(Lan9118('eth0'))",
+    # unix-w5500: the W5500 driver on the register-level model (hil/w5500_model.py) bridged to the veth
+    "w5500": "import w5500_model\nw5500_model.attach(%(ifname)r, 'eth0')",
 }
 
 
 def bring_up(t, lk):
     p = {"ifname": lk.tgt_if, "ip": lk.tgt_ip, "prefix": lk.prefix, "gw": lk.peer_ip}
-    p["attach"] = ATTACH[t.platform] % p
+    p["attach"] = ATTACH[t.nic_driver or t.platform] % p
     t.exec(UP % p)
 
 
