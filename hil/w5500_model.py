@@ -134,10 +134,10 @@ class W5500Model:
             self.rst_t = now
         elif v and self.rst_low:
             self.rst_low = False
-            if ticks_diff(now, self.rst_t) < T_RESET_US:
-                self.violation("RSTn low for %d us, the datasheet wants >= %d" % (ticks_diff(now, self.rst_t), T_RESET_US))
             self._hw_reset()
             self.rst_up_t = now
+            if ticks_diff(now, self.rst_t) < T_RESET_US:
+                self.violation("RSTn low for %d us, the datasheet wants >= %d" % (ticks_diff(now, self.rst_t), T_RESET_US))
 
     def _check_ready(self):
         if self.rst_low:
