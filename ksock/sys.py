@@ -247,3 +247,155 @@ def accept4(fd, flags=0, buflen=None):
 
 def accept(fd):
     return accept4(fd, 0)
+
+
+# ---- poll, select, epoll, ioctl, fstat, socketpair (issue 7) -----------------------
+from ksock.uapi.poll import *  # noqa: F401,F403 (POLLIN..., EPOLLIN...)
+from ksock.fs import select as _select, eventpoll as _ep
+from ksock.net.core import datagram as _dg
+from ksock.net.unix import af_unix as _af_unix  # registers PF_UNIX  # noqa: F401
+from ksock.net.ipv4 import udp as _udp
+
+EPOLL_CTL_ADD = 1
+EPOLL_CTL_DEL = 2
+EPOLL_CTL_MOD = 3
+EPOLL_CLOEXEC = O_CLOEXEC  # noqa: F405
+FIONREAD = SIOCINQ = 0x541B
+SIOCOUTQ = 0x5411
+FIONBIO = 0x5421
+S_IFMT = 0o170000
+S_IFSOCK = 0o140000
+S_IFIFO = 0o010000
+S_IFCHR = 0o020000
+if getattr(_udp.udp_prot, "ioctl", None) is None:
+    _udp.udp_prot.ioctl = _dg.udp_ioctl  # SIOCINQ/SIOCOUTQ for UDP (inet_ioctl -> udp_ioctl)
+
+
+def poll(fds, timeout=-1):
+    """poll(2): fds is a list of (fd, events); returns [(fd, revents)] for the
+    entries with revents != 0, in order (as CPython's poll object). timeout in
+    ms, negative = forever. Bad fds give POLLNVAL, negative fds are skipped."""
+    t = [[fd, ev, 0] for fd, ev in fds]
+    _ret(_select.do_sys_poll(t, -1 if timeout is None else timeout))
+    return [(p[0], p[2]) for p in t if p[2]]
+
+
+def select(nfds, rfds, wfds, xfds, timeout=None):
+    """select(2) on fd sets given as ints (bitmaps) or iterables of fds.
+    Returns (n, r, w, x, left): the ready sets in the same form as given, and
+    the time left as (sec, usec) (None without a timeout), as Linux updates it."""
+    def bits(s):
+        if isinstance(s, int):
+            return s
+        b = 0
+        for fd in s or ():
+            b |= 1 << fd
+        return b
+
+    def back(s, b):
+        if isinstance(s, int):
+            return b
+        return [fd for fd in (s or ()) if b >> fd & 1]
+    r = _ret(_select.core_sys_select(nfds, bits(rfds), bits(wfds), bits(xfds), timeout))
+    return r[0], back(rfds, r[1]), back(wfds, r[2]), back(xfds, r[3]), r[4]
+
+
+def epoll_create1(flags=0):
+    return _ret(_ep.do_epoll_create(flags))
+
+
+def epoll_create(size=1):
+    if size <= 0:
+        raise OSError(EINVAL)
+    return epoll_create1(0)
+
+
+def epoll_ctl(epfd, op, fd, events=0, data=None):
+    """data defaults to fd (CPython's epoll.register does the same)."""
+    return _ret(_ep.do_epoll_ctl(epfd, op, fd, events, fd if data is None else data))
+
+
+def epoll_wait(epfd, maxevents=16, timeout=-1):
+    """[(data, events)], at most maxevents."""
+    return _ret(_ep.do_epoll_wait(epfd, maxevents, -1 if timeout is None else timeout))
+
+
+def ioctl(fd, cmd, arg=0):
+    f = fdtable.fdget(fd)
+    if f is None:
+        raise OSError(9)  # EBADF
+    if cmd == FIONBIO and _sock.sock_from_file(f) is None:
+        f.f_flags = (f.f_flags | O_NONBLOCK) if arg else (f.f_flags & ~O_NONBLOCK)  # noqa: F405
+        return 0
+    if cmd == FIONREAD and f.f_op is _pipe.read_pipefifo_fops:
+        return f.private_data.len
+    r = f.f_op.ioctl(f, cmd, arg)
+    if r == -95 and _sock.sock_from_file(f) is None:  # EOPNOTSUPP from a non-socket
+        r = -25  # ENOTTY
+    return _ret(r)
+
+
+def fstat(fd):
+    """(st_mode, st_ino): S_IFSOCK|0777 and the sockfs inode for sockets."""
+    f = fdtable.fdget(fd)
+    if f is None:
+        raise OSError(9)
+    s = _sock.sock_from_file(f)
+    if s is not None:
+        return _sock.sock_fstat(f)
+    if f.f_op is _pipe.read_pipefifo_fops or f.f_op is _pipe.write_pipefifo_fops:
+        return S_IFIFO | 0o600, id(f.private_data) & 0xFFFFFF
+    if f.f_op is _ep.eventpoll_fops:
+        return 0o600, 0
+    return S_IFCHR | 0o620, 0
+
+
+def fdinfo(fd):
+    """/proc/self/fdinfo/<fd> text."""
+    f = fdtable.fdget(fd)
+    if f is None:
+        raise OSError(2)  # ENOENT: no such file under /proc/self/fdinfo
+    if _sock.sock_from_file(f) is not None:
+        return _sock.sock_show_fdinfo(f)
+    return "pos:\t0\nflags:\t0%o\nmnt_id:\t0\n" % f.f_flags
+
+
+def socketpair(family=1, type=1, proto=0):
+    return _ret(_sock.__sys_socketpair(family, type, proto))
+
+
+# AF_UNIX addresses: a str path, or bytes starting with NUL (abstract name).
+# These wrap the inet helpers above; inet addresses go through them unchanged.
+def sockaddr_un(path):
+    if isinstance(path, str):
+        path = path.encode()
+    return b"\x01\x00" + path
+
+
+_addr_inet, _name_inet, _sockaddr_tuple_inet = _addr, _name, _sockaddr_tuple
+
+
+def _addr(addr):  # noqa: F811
+    if isinstance(addr, str):
+        return sockaddr_un(addr)
+    return _addr_inet(addr)
+
+
+def _unix_name(b):
+    p = bytes(b[2:])
+    if p[:1] == b"\x00":
+        return p  # abstract: bytes with the leading NUL, as CPython
+    i = p.find(b"\x00")
+    return (p if i < 0 else p[:i]).decode()
+
+
+def _name(r, buflen):  # noqa: F811
+    if buflen is None and isinstance(r, tuple) and r[0][:2] == b"\x01\x00":
+        return _unix_name(r[0])
+    return _name_inet(r, buflen)
+
+
+def _sockaddr_tuple(a):  # noqa: F811
+    if a is not None and a[:2] == b"\x01\x00":
+        return _unix_name(a)
+    return _sockaddr_tuple_inet(a)

@@ -4,6 +4,7 @@ from ksock.compat import const, PLATFORM
 from ksock.uapi.errno import EINVAL, EAGAIN, EPIPE, EBADF
 from ksock.uapi.fcntl import O_RDONLY, O_WRONLY, O_NONBLOCK, O_CLOEXEC, O_DIRECT
 from ksock.fs import fdtable
+from ksock.kernel import wait
 
 PIPE_BUF_SIZE = 4096 if PLATFORM == "linux" else 256
 O_NOTIFICATION_PIPE = const(0o40000)  # == O_EXCL in Linux; we accept and ignore it
@@ -14,7 +15,7 @@ POLLERR = const(0x8)
 
 
 class pipe_inode_info:
-    __slots__ = ("buf", "head", "len", "readers", "writers")
+    __slots__ = ("buf", "head", "len", "readers", "writers", "wq")
 
     def __init__(self):
         self.buf = bytearray(PIPE_BUF_SIZE)
@@ -22,6 +23,12 @@ class pipe_inode_info:
         self.len = 0
         self.readers = 1
         self.writers = 1
+        self.wq = None  # wait_queue_head, made by the first poll
+
+
+def _wake(p, key):
+    if p.wq is not None and p.wq.head:
+        wait.wake_up_interruptible_sync_poll(p.wq, key)
 
 
 def pipe_read(f, n):
@@ -35,6 +42,7 @@ def pipe_read(f, n):
         out[i] = p.buf[(p.head + i) % size]
     p.head = (p.head + n) % size
     p.len -= n
+    _wake(p, POLLOUT | 0x100)  # EPOLLWRNORM
     return bytes(out)
 
 
@@ -50,14 +58,19 @@ def pipe_write(f, data):
     for i in range(n):
         p.buf[(tail + i) % size] = data[i]
     p.len += n
+    _wake(p, POLLIN | 0x40)  # EPOLLRDNORM
     return n
 
 
-def pipe_poll(f):
+def pipe_poll(f, pt=None):
     p = f.private_data
+    if pt is not None and pt._qproc is not None:
+        if p.wq is None:
+            p.wq = wait.wait_queue_head()
+        pt._qproc(f, p.wq, pt)
     if f.f_op is read_pipefifo_fops:
-        return (POLLIN if p.len else 0) | (POLLHUP if p.writers == 0 else 0)
-    return (POLLOUT if p.len < len(p.buf) else 0) | (POLLERR if p.readers == 0 else 0)
+        return (POLLIN | 0x40 if p.len else 0) | (POLLHUP if p.writers == 0 else 0)  # RDNORM
+    return (POLLOUT | 0x100 if p.len < len(p.buf) else 0) | (POLLERR if p.readers == 0 else 0)  # WRNORM
 
 
 def pipe_release(f):
@@ -66,6 +79,9 @@ def pipe_release(f):
         p.readers -= 1
     else:
         p.writers -= 1
+    from ksock.fs.eventpoll import eventpoll_release
+    eventpoll_release(f)
+    _wake(p, POLLERR | POLLHUP)  # the other end sees the hang-up
 
 
 read_pipefifo_fops = fdtable.file_operations("pipe:r", read=pipe_read, poll=pipe_poll, release=pipe_release)

@@ -12,7 +12,9 @@ from ksock.uapi.socket import (NPROTO, SOCK_MAX, SOCK_TYPE_MASK, SOCK_NONBLOCK, 
 from ksock.uapi.fcntl import O_RDWR, O_NONBLOCK, O_CLOEXEC
 from ksock.fs import fdtable
 from ksock.net.core import sysctl
-from ksock.net.core.sock import sock_setsockopt, sock_getsockopt
+from ksock.net.core.sock import sock_setsockopt, sock_getsockopt, sk_sleep
+from ksock.fs.select import poll_wait
+from ksock.fs.eventpoll import eventpoll_release
 
 S_IFSOCK = const(0o140000)
 # sock_inode_cachep capacity: ENFILE beyond it. Boards: a handful of sockets.
@@ -136,6 +138,7 @@ class socket:
     ops = None
     i_ino = 0
     i_mode = S_IFSOCK | 0o777
+    wq = None  # wait_queue_head, allocated by sk_sleep() on the first wait
 
 
 class _inode_cache:
@@ -224,18 +227,56 @@ def sock_write(f, data):
     return sock.ops.sendmsg(sock, msghdr([data]), _file_flags(f, 0))
 
 
-def sock_poll(f):
+def sock_poll(f, pt=None):
+    """f_op->poll: register on sk_sleep(sk) (sock_poll_wait), then ops->poll's mask.
+    Protocol polls (tcp_poll, udp_poll) need not call poll_wait themselves."""
     sock = f.private_data
+    if pt is not None and pt._qproc is not None and sock.sk is not None:
+        poll_wait(f, sk_sleep(sock.sk), pt)
     return sock.ops.poll(f, sock)
 
 
+FIONBIO = const(0x5421)
+FIONREAD = const(0x541B)  # == SIOCINQ
+SIOCOUTQ = const(0x5411)
+ENOIOCTLCMD = const(515)
+ENOTTY = const(25)
+
+
 def sock_ioctl(f, cmd, arg):
+    """FIONBIO is the file's (do_vfs_ioctl); the rest goes to ops->ioctl, then to
+    sk_prot->ioctl (inet_ioctl's default); unknown commands answer ENOTTY."""
+    if cmd == FIONBIO:
+        if arg:
+            f.f_flags |= O_NONBLOCK
+        else:
+            f.f_flags &= ~O_NONBLOCK
+        return 0
     sock = f.private_data
-    return sock.ops.ioctl(sock, cmd, arg)
+    err = sock.ops.ioctl(sock, cmd, arg)
+    if err == -EOPNOTSUPP or err == -ENOIOCTLCMD:
+        sk = sock.sk
+        pio = getattr(sk.sk_prot, "ioctl", None) if sk is not None else None
+        err = pio(sk, cmd, arg) if pio is not None else -ENOIOCTLCMD
+    if err == -ENOIOCTLCMD:
+        err = -ENOTTY
+    return err
 
 
 def sock_close(f):
+    eventpoll_release(f)  # epoll drops its items on this file
     sock_release(f.private_data)
+
+
+def sock_fstat(f):
+    """(st_mode, st_ino) of a socket's sockfs inode."""
+    sock = f.private_data
+    return sock.i_mode, sock.i_ino
+
+
+def sock_show_fdinfo(f):
+    """/proc/self/fdinfo/N of a socket: pos, flags (octal), ino."""
+    return "pos:\t0\nflags:\t0%o\nmnt_id:\t8\nino:\t%d\n" % (f.f_flags, f.private_data.i_ino)
 
 
 socket_file_ops = fdtable.file_operations("socket", read=sock_read, write=sock_write, poll=sock_poll,
@@ -490,6 +531,38 @@ def __sys_accept4(fd, ulen, flags):
         name = move_addr_to_user(kaddr, len(kaddr), ulen)
     fdtable.fd_install(newfd, sock_alloc_file(newsock, flags & (O_CLOEXEC | O_NONBLOCK)))
     return newfd, name
+
+
+def __sys_socketpair(family, type, protocol):
+    """(fd1, fd2) or -errno: two sockets joined by ops->socketpair (AF_UNIX)."""
+    flags = type & ~SOCK_TYPE_MASK
+    if flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK):
+        return -EINVAL
+    type &= SOCK_TYPE_MASK
+    flags &= O_CLOEXEC | O_NONBLOCK
+    fd1 = fdtable.get_unused_fd_flags(flags)
+    if fd1 < 0:
+        return fd1
+    fd2 = fdtable.get_unused_fd_flags(flags)
+    if fd2 < 0:
+        fdtable.put_unused_fd(fd1)
+        return fd2
+    sock1, err = sock_create(family, type, protocol)
+    if err == 0:
+        sock2, err = sock_create(family, type, protocol)
+        if err == 0:
+            err = sock1.ops.socketpair(sock1, sock2)
+            if err < 0:
+                sock_release(sock2)
+        if err < 0:
+            sock_release(sock1)
+    if err < 0:
+        fdtable.put_unused_fd(fd2)
+        fdtable.put_unused_fd(fd1)
+        return err
+    fdtable.fd_install(fd1, sock_alloc_file(sock1, flags))
+    fdtable.fd_install(fd2, sock_alloc_file(sock2, flags))
+    return fd1, fd2
 
 
 # ---- socketcall(2): the multiplexor ------------------------------------------------

@@ -16,6 +16,7 @@ from ksock.uapi.socket import (AF_UNSPEC, SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ER
                                SO_DOMAIN, SO_SNDBUFFORCE, SO_RCVBUFFORCE)
 from ksock.net.core import sysctl
 from ksock.fs import fdtable
+from ksock.kernel import wait
 
 # enum sock_flags (bits of sk_flags)
 SOCK_DEAD = const(0)
@@ -47,8 +48,84 @@ INT_MAX = 0x7FFFFFFF
 _U32 = 0xFFFFFFFF
 
 
-def _noop(sk):
-    pass
+# ---- wake-ups: the default sk callbacks wake the socket's wait queue with a key ----
+# (net/core/sock.c). The queue lives on struct socket (sock.wq), allocated the
+# first time someone waits (sk_sleep), so an idle socket carries none.
+_POLLIN_KEY = const(0x1 | 0x2 | 0x40 | 0x80)  # EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND
+_POLLOUT_KEY = const(0x4 | 0x100 | 0x200)  # EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND
+_POLLERR_KEY = const(0x8)
+
+
+def sk_sleep(sk):
+    """The wait queue head of sk's socket (allocated on first use); None once orphaned."""
+    wq = sk.sk_wq
+    if wq is None:
+        s = sk.sk_socket
+        if s is None:
+            return None
+        wq = s.wq
+        if wq is None:
+            wq = s.wq = wait.wait_queue_head()
+        sk.sk_wq = wq
+    return wq
+
+
+def _wq(sk):
+    wq = sk.sk_wq
+    if wq is None and sk.sk_socket is not None:
+        wq = sk.sk_socket.wq
+    return wq
+
+
+def sock_def_wakeup(sk):
+    """sk_state_change: wake everyone, no key (a state change may concern any event)."""
+    wq = _wq(sk)
+    if wq is not None and wq.head:
+        wait.wake_up_interruptible_all(wq)
+
+
+def sock_def_readable(sk):
+    """sk_data_ready."""
+    wq = _wq(sk)
+    if wq is not None and wq.head:
+        wait.wake_up_interruptible_sync_poll(wq, _POLLIN_KEY)
+
+
+def sock_def_write_space(sk):
+    """sk_write_space for datagram sockets: wake writers once half the send buffer is free."""
+    wq = _wq(sk)
+    if wq is not None and wq.head and (sk.sk_wmem_alloc << 1) <= sk.sk_sndbuf:
+        wait.wake_up_interruptible_sync_poll(wq, _POLLOUT_KEY)
+
+
+def sock_def_error_report(sk):
+    wq = _wq(sk)
+    if wq is not None and wq.head:
+        wait.wake_up_interruptible_poll(wq, _POLLERR_KEY)
+
+
+def sk_stream_wspace(sk):
+    return sk.sk_sndbuf - sk.sk_wmem_queued
+
+
+def sk_stream_min_wspace(sk):
+    return sk.sk_wmem_queued >> 1
+
+
+def sk_stream_is_writeable(sk):
+    return sk_stream_wspace(sk) >= sk_stream_min_wspace(sk)
+
+
+def sk_stream_write_space(sk):
+    """net/core/stream.c: sk_write_space of stream sockets (TCP sets it at init)."""
+    wq = _wq(sk)
+    if wq is not None and wq.head and sk_stream_is_writeable(sk):
+        wait.wake_up_interruptible_poll(wq, _POLLOUT_KEY)
+
+
+def sock_writeable(sk):
+    """Datagram sockets: writable while less than half the send buffer is in flight."""
+    return sk.sk_wmem_alloc < (sk.sk_sndbuf >> 1)
 
 
 class sock:
@@ -77,10 +154,12 @@ class sock:
     sk_uid = 0
     sk_socket = None
     sk_wq = None
-    sk_state_change = staticmethod(_noop)
-    sk_data_ready = staticmethod(_noop)
-    sk_write_space = staticmethod(_noop)
-    sk_error_report = staticmethod(_noop)
+    sk_wmem_alloc = 0  # bytes sent but not yet freed by the driver
+    sk_wmem_queued = 0  # stream sockets: bytes on the write queue
+    sk_state_change = staticmethod(sock_def_wakeup)
+    sk_data_ready = staticmethod(sock_def_readable)
+    sk_write_space = staticmethod(sock_def_write_space)
+    sk_error_report = staticmethod(sock_def_error_report)
 
 
 def sock_flag(sk, flag):
@@ -120,6 +199,8 @@ def sock_init_data(sock, sk):
         sk.sk_type = sock.type
     sk.sk_socket = sock
     sock.sk = sk
+    if sock.wq is not None:
+        sk.sk_wq = sock.wq
     if fdtable.current.uid:
         sk.sk_uid = fdtable.current.uid
 
@@ -128,6 +209,7 @@ def sock_graft(sk, parent):
     """Attach an accepted child to its new struct socket (include/net/sock.h)."""
     sk.sk_socket = parent
     parent.sk = sk
+    sk.sk_wq = parent.wq  # the child sleeps on its new socket's queue
     if sk.sk_type != parent.type:
         sk.sk_type = parent.type
 
@@ -323,8 +405,57 @@ def sk_common_release(sk):
     if prot.destroy is not None:
         prot.destroy(sk)
     prot.unhash(sk)
+    sock_orphan(sk)
+
+
+def sock_orphan(sk):
+    """The socket side is gone: no more wake-ups go anywhere."""
     sock_set_flag(sk, SOCK_DEAD)
     sk.sk_socket = None
+    if sk.sk_wq is not None:
+        sk.sk_wq = None
+
+
+# ---- blocking: sleep on sk_sleep(sk) while the softirq loop runs ------------------
+
+def sock_rcvtimeo(sk, noblock):
+    return 0 if noblock else sk.sk_rcvtimeo
+
+
+def sock_sndtimeo(sk, noblock):
+    return 0 if noblock else sk.sk_sndtimeo
+
+
+def sk_wait_event(sk, timeo, cond):
+    """Sleep on sk's wait queue until cond() holds or `timeo` jiffies pass
+    (MAX_SCHEDULE_TIMEOUT: forever). Returns (cond(), time left). cond is
+    re-checked only when a wake-up arrives, as in the kernel: the protocol must
+    call sk_data_ready/sk_write_space/sk_state_change/sk_error_report."""
+    r = cond()
+    if r or timeo <= 0:
+        return r, timeo
+    wq = sk_sleep(sk)
+    if wq is None:
+        return r, 0
+    e = wait.wait_queue_entry(wait.woken_wake_function)
+    wait.add_wait_queue(wq, e)
+    try:
+        while True:
+            timeo = wait.wait_woken(e, timeo)
+            r = cond()
+            if r or timeo == 0:
+                return r, timeo
+    finally:
+        wait.remove_wait_queue(wq, e)
+
+
+def sk_wait_data(sk, timeo, skb=None):
+    """Wait until the receive queue's tail is no longer `skb` (new data), an
+    error or a receive shutdown. Returns (ready, time left)."""
+    from ksock.net.core import skbuff
+    q = sk.sk_receive_queue
+    return sk_wait_event(sk, timeo, lambda: (skbuff.skb_peek_tail(q) is not skb) or sk.sk_err
+                         or (sk.sk_shutdown & 1))
 
 
 def _noop_int(*a):

@@ -456,10 +456,12 @@ inet_stream_ops = _P(AF_INET, release=inet_release, bind=inet_bind, getname=inet
                      accept=inet_accept, sendmsg=inet_sendmsg, recvmsg=inet_recvmsg,
                      setsockopt=sock_common_setsockopt, getsockopt=sock_common_getsockopt)
 inet_dgram_ops = _P(AF_INET, release=inet_release, bind=inet_bind, getname=inet_getname,
+                    poll=__import__("ksock.net.core.datagram").net.core.datagram.udp_poll,
                     shutdown=inet_shutdown, connect=inet_dgram_connect, sendmsg=inet_sendmsg,
                     recvmsg=inet_recvmsg, setsockopt=sock_common_setsockopt,
                     getsockopt=sock_common_getsockopt)
 inet_sockraw_ops = _P(AF_INET, release=inet_release, bind=inet_bind, getname=inet_getname,
+                      poll=__import__("ksock.net.core.datagram").net.core.datagram.datagram_poll,
                       shutdown=inet_shutdown, setsockopt=sock_common_setsockopt,
                       getsockopt=sock_common_getsockopt)
 
