@@ -15,13 +15,16 @@ from ksock.fs import fdtable
 from ksock.net import socket as net_socket
 from ksock.net.core import sysctl
 from ksock.net.core.sock import (proto, sk_alloc, sock_init_data, sock_flag, sk_common_release,
-                                 sock_graft, sock_error, MAX_SCHEDULE_TIMEOUT, SOCK_LINGER, SK_CAN_REUSE, SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK,
+                                 sock_graft, sock_error, MAX_SCHEDULE_TIMEOUT, SOCK_LINGER,
+                                 SK_CAN_REUSE, SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK,
                                  TCP_CLOSE, TCP_LISTEN)
 from ksock.net.ipv4 import devinet
 from ksock.net.ipv4.devinet import INADDR_ANY, RTN_LOCAL, RTN_MULTICAST, RTN_BROADCAST
 from ksock.net.ipv4.ip_sockglue import inet_sock, ip_setsockopt, ip_getsockopt
 from ksock.net.ipv4.inet_connection_sock import inet_csk_listen_start
-from ksock.net.ipv4.tcp import tcp_prot, TCPF_CLOSE, TCPF_LISTEN, TCPF_SYN_SENT, TCP_SYN_SENT
+from ksock.net.ipv4.tcp import (tcp_prot, tcp_poll, TCPF_CLOSE, TCPF_LISTEN, TCPF_SYN_SENT,
+                                TCPF_SYN_RECV, TCP_SYN_SENT)
+from ksock.net.ipv4 import tcp_ipv4  # noqa: F401 (fills tcp_prot.connect/unhash)
 from ksock.net.ipv4 import udp
 
 INET_PROTOSW_REUSE = const(1)  # sockets start with SO_REUSEADDR set
@@ -440,6 +443,15 @@ def inet_recvmsg(sock, msg, flags):
     return f(sk, msg, flags)
 
 
+def inet_ioctl(sock, cmd, arg):
+    """SIOCINQ/SIOCOUTQ and friends go to the protocol (tcp_ioctl)."""
+    sk = sock.sk
+    f = getattr(sk.sk_prot, "ioctl", None)
+    if f is None:
+        return -515  # ENOIOCTLCMD: the file layer answers the generic ones
+    return f(sk, cmd)
+
+
 def sock_common_setsockopt(sock, level, optname, optval, optlen):
     sk = sock.sk
     return sk.sk_prot.setsockopt(sk, level, optname, optval, optlen)
@@ -454,6 +466,7 @@ _P = net_socket.proto_ops
 inet_stream_ops = _P(AF_INET, release=inet_release, bind=inet_bind, getname=inet_getname,
                      listen=inet_listen, shutdown=inet_shutdown, connect=inet_stream_connect,
                      accept=inet_accept, sendmsg=inet_sendmsg, recvmsg=inet_recvmsg,
+                     poll=tcp_poll, ioctl=inet_ioctl,
                      setsockopt=sock_common_setsockopt, getsockopt=sock_common_getsockopt)
 inet_dgram_ops = _P(AF_INET, release=inet_release, bind=inet_bind, getname=inet_getname,
                     poll=__import__("ksock.net.core.datagram").net.core.datagram.udp_poll,

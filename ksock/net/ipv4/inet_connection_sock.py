@@ -1,7 +1,8 @@
 # net/ipv4/inet_connection_sock.c: struct inet_connection_sock, port binding
 # with Linux's SO_REUSEADDR / SO_REUSEPORT rules, and listen start/stop.
 from ksock.uapi.errno import EADDRINUSE, EINVAL, EAGAIN
-from ksock.net.core.sock import TCP_LISTEN, TCP_CLOSE
+from ksock.uapi.fcntl import O_NONBLOCK
+from ksock.net.core.sock import TCP_LISTEN, TCP_CLOSE, MAX_SCHEDULE_TIMEOUT
 from ksock.net.ipv4.ip_sockglue import inet_sock
 from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import request_sock as rq
@@ -81,7 +82,9 @@ def inet_csk_listen_start(sk):
 
 
 def inet_csk_listen_stop(sk):
-    """Drop every child waiting in the accept queue (their data path closes them)."""
+    """Children waiting in the accept queue are reset and freed
+    (inet_child_forget); request socks in the SYN queue go when their timer or
+    their next segment finds the listener gone."""
     q = sk.icsk_accept_queue
     if q is None:
         return
@@ -91,16 +94,31 @@ def inet_csk_listen_stop(sk):
             break
         child = req.sk
         if child is not None and child.sk_prot is not None:
+            child.sk_prot.disconnect(child, O_NONBLOCK)
             child.sk_prot.close(child, 0)
-    q.qlen = q.young = 0
+
+
+def inet_csk_wait_for_connect(sk, timeo):
+    from ksock.kernel import softirq
+    q = sk.icsk_accept_queue
+    return softirq.wait_event(lambda: q.rskq_accept_head is not None or sk.sk_state != TCP_LISTEN,
+                              -1 if timeo >= MAX_SCHEDULE_TIMEOUT else timeo)
 
 
 def inet_csk_accept(sk, flags):
-    """(child, 0) or (None, -errno). Blocking waits arrive with the data path."""
+    """(child, 0) or (None, -errno): EINVAL unless listening, EAGAIN when empty
+    and non-blocking or SO_RCVTIMEO runs out."""
     if sk.sk_state != TCP_LISTEN:
         return None, -EINVAL
     q = sk.icsk_accept_queue
     if rq.reqsk_queue_empty(q):
-        return None, -EAGAIN
+        timeo = 0 if flags & O_NONBLOCK else sk.sk_rcvtimeo
+        if not timeo:
+            return None, -EAGAIN
+        inet_csk_wait_for_connect(sk, timeo)
+        if sk.sk_state != TCP_LISTEN:
+            return None, -EINVAL
+        if rq.reqsk_queue_empty(q):
+            return None, -EAGAIN
     req = rq.reqsk_queue_remove(q, sk)
     return req.sk, 0

@@ -29,7 +29,21 @@ udp = _Mib("Udp", ("InDatagrams", "NoPorts", "InErrors", "OutDatagrams", "Rcvbuf
 # Not in Linux's /proc/net/snmp: ksock's own ARP counters (Linux keeps neigh stats).
 arp = _Mib("Arp", ("InRequests", "InReplies", "OutRequests", "OutReplies", "InErrors",
                    "UnresolvedDiscards", "Failed"))
-MIBS = [ip, icmp, udp, arp]
+tcp = _Mib("Tcp", ("RtoAlgorithm", "RtoMin", "RtoMax", "MaxConn", "ActiveOpens", "PassiveOpens",
+                   "AttemptFails", "EstabResets", "CurrEstab", "InSegs", "OutSegs", "RetransSegs",
+                   "InErrs", "OutRsts", "InCsumErrors"))
+tcp.RtoAlgorithm, tcp.RtoMin, tcp.RtoMax, tcp.MaxConn = 1, 200, 120000, -1
+# /proc/net/netstat's TcpExt: the subset ksock's TCP counts, Linux's names.
+tcpext = _Mib("TcpExt", ("SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed", "EmbryonicRsts",
+                         "TW", "DelayedACKs", "ListenOverflows", "ListenDrops", "TCPTimeouts",
+                         "TCPFastRetrans", "TCPSlowStartRetrans", "TCPLossProbes", "TCPAbortOnData",
+                         "TCPAbortOnClose", "TCPAbortOnMemory", "TCPAbortOnTimeout", "TCPAbortOnLinger",
+                         "TCPReqQFullDoCookies", "TCPReqQFullDrop", "TCPChallengeACK",
+                         "TCPSYNChallenge", "TCPOFOQueue", "TCPOFODrop", "TCPZeroWindowDrop",
+                         "TCPRcvQDrop", "TCPKeepAlive", "TCPTimeWaitOverflow", "PAWSEstab",
+                         "TCPACKSkippedSynRecv", "TCPWinProbe", "TCPDSACKRecv"))
+MIBS = [ip, icmp, udp, tcp, arp]
+NETSTAT = [tcpext]
 
 
 def register_mib(mib):
@@ -39,8 +53,19 @@ def register_mib(mib):
 
 
 def snmp():
-    """{"Ip": {...}, "Icmp": {...}, ...}"""
-    return {m.title: m.get() for m in MIBS}
+    """{"Ip": {...}, "Icmp": {...}, "Tcp": {...}, "TcpExt": {...}, ...}"""
+    d = {m.title: m.get() for m in MIBS}
+    for m in NETSTAT:
+        d[m.title] = m.get()
+    return d
+
+
+def proc_net_netstat():
+    out = []
+    for m in NETSTAT:
+        out.append(m.title + ": " + " ".join(m.names))
+        out.append(m.title + ": " + " ".join(str(getattr(m, n)) for n in m.names))
+    return "\n".join(out)
 
 
 def proc_net_snmp():

@@ -5,8 +5,13 @@ from ksock.net.core.sock import sk_acceptq_added, sk_acceptq_removed
 
 
 class request_sock:
-    """A connection in SYN_RECV (or a finished one waiting for accept, sk set)."""
-    __slots__ = ("dl_next", "sk", "rsk_listener", "num_retrans", "num_timeout", "expires")
+    """A connection in SYN_RECV (or a finished one waiting for accept, sk set).
+    In the established hash it answers to the same fields as a sock (inet_num,
+    inet_dport, inet_daddr, inet_rcv_saddr; sk_state TCP_NEW_SYN_RECV)."""
+    __slots__ = ("dl_next", "sk", "rsk_listener", "num_retrans", "num_timeout", "expires",
+                 "sk_state", "inet_num", "inet_dport", "inet_daddr", "inet_rcv_saddr",
+                 "snt_isn", "rcv_isn", "mss", "snd_wscale", "rcv_wscale", "wscale_ok",
+                 "rcv_wnd", "snd_wnd", "rsk_timer", "acked", "rt")
 
     def __init__(self, listener):
         self.dl_next = None
@@ -15,6 +20,15 @@ class request_sock:
         self.num_retrans = 0
         self.num_timeout = 0
         self.expires = 0
+        self.sk_state = 12  # TCP_NEW_SYN_RECV
+        self.inet_num = self.inet_dport = 0
+        self.inet_daddr = self.inet_rcv_saddr = None
+        self.snt_isn = self.rcv_isn = self.mss = 0
+        self.snd_wscale = self.rcv_wscale = self.wscale_ok = 0
+        self.rcv_wnd = self.snd_wnd = 0
+        self.rsk_timer = None
+        self.acked = 0
+        self.rt = None
 
 
 class request_sock_queue:

@@ -3,12 +3,21 @@
 # The data path (tcp_input/tcp_output/tcp_timer) lands in its own files.
 import struct
 from ksock.compat import const
-from ksock.uapi.errno import EINVAL, ENOPROTOOPT
+from ksock.uapi.errno import (EINVAL, ENOPROTOOPT, ECONNREFUSED, ECONNRESET, EPIPE, EAGAIN,
+                              ENOTCONN)
 from ksock.uapi.in_ import (SOL_TCP, TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE,
                             TCP_KEEPINTVL, TCP_KEEPCNT, TCP_SYNCNT, TCP_INFO)
-from ksock.uapi.socket import RCV_SHUTDOWN
+from ksock.uapi.socket import (RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, MSG_PEEK, MSG_TRUNC,
+                               MSG_DONTWAIT, MSG_WAITALL)
+from ksock.uapi.poll import POLLIN, POLLRDNORM, POLLOUT, POLLWRNORM, POLLHUP, POLLRDHUP, POLLERR
+from ksock.kernel import softirq, timer
 from ksock.net.core import sysctl
-from ksock.net.core.sock import proto, sock_flag, SOCK_KEEPOPEN, SOCK_BINDPORT_LOCK, HZ
+from ksock.net.core.sock import (proto, sock_flag, sock_set_flag, sock_reset_flag, sock_error,
+                                 SOCK_KEEPOPEN, SOCK_BINDPORT_LOCK, SOCK_BINDADDR_LOCK, SOCK_DONE,
+                                 SOCK_DEAD, SOCK_LINGER, HZ, MAX_SCHEDULE_TIMEOUT)
+from ksock.net.ipv4.devinet import INADDR_ANY
+from ksock.net.ipv4.proc import tcp as MIB, tcpext as XMIB
+from ksock.net.ipv4 import tcp_output
 from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import inet_connection_sock as icsk
 from ksock.net.ipv4.ip_sockglue import ip_setsockopt, ip_getsockopt
@@ -51,31 +60,145 @@ MAX_TCP_KEEPINTVL = const(32767)
 MAX_TCP_KEEPCNT = const(127)
 TCP_NAGLE_OFF = const(1)
 TCP_NAGLE_CORK = const(2)
+TCP_NAGLE_PUSH = const(4)
+SIOCINQ = const(0x541B)  # == FIONREAD
+SIOCOUTQ = const(0x5411)  # == TIOCOUTQ
+SIOCOUTQNSD = const(0x894B)
+ENOIOCTLCMD = const(515)
 
 
 class tcp_sock(icsk.inet_connection_sock):
+    """struct tcp_sock. Sequence numbers are unwrapped integers (wire.tcp.unwrap):
+    plain comparisons, masked to 32 bits only on the wire. The send and receive
+    data live in two fixed rings allocated when a connection starts."""
     sk_type = 1  # SOCK_STREAM
     sk_protocol = 6
     nonagle = 0
     user_mss = 0
     mss_cache = TCP_MSS_DEFAULT
+    advmss = 1460
+    rcv_mss = TCP_MSS_DEFAULT
     keepalive_time = 0  # 0: net.ipv4.tcp_keepalive_time (seconds)
     keepalive_intvl = 0
     keepalive_probes = 0
     syn_retries = 0
+    linger2 = 0
+    # connection state (set by tcp_connect_init / the child's creation)
+    sk_dst = None  # (dev, nexthop, saddr) route of an connected socket
+    ph_sum = 0  # pseudo-header partial checksum
+    iss = 0
+    irs = 0
+    snd_una = 0
+    snd_nxt = 0
+    snd_max = 0  # highest sequence sent (BSD's snd_max; Linux's snd_nxt role)
+    snd_wnd = 0
+    snd_wl1 = 0
+    max_window = 0
+    write_seq = 0  # end of the data the user queued
+    fin_queued = 0
+    snd_ring = None
+    snd_head = 0  # ring index of the byte at snd_base
+    snd_base = 0  # sequence number of the first unacked data byte
+    rcv_nxt = 0
+    rcv_wnd = 0
+    rcv_wup = 0
+    copied_seq = 0  # what the user has read
+    rcv_ring = None
+    rcv_size = 0
+    rcv_head = 0  # ring index of the byte at copied_seq
+    rcv_fin = 0  # 1 once the peer's FIN is in order (it takes a sequence number)
+    ofo = None  # [[start, end], ...] out-of-order ranges already in the ring
+    ofo_fin = -1  # sequence number of an out-of-order FIN
+    rcv_unacked = 0
+    ack_pending = 0
+    wscale_ok = 0
+    snd_wscale = 0
+    rcv_wscale = 0
+    snd_cwnd = 10
+    snd_cwnd_cnt = 0
+    snd_ssthresh = 0x3FFFFFFF
+    dup_acks = 0
+    high_seq = 0  # NewReno "recover"
+    in_recovery = 0
+    srtt8 = 0
+    rttvar4 = 0
+    rto = 1000
+    backoff = 0
+    retransmits = 0
+    probe_mode = 0
+    probes_out = 0
+    rtt_seq = 0
+    rtt_ts = 0
+    rcv_tstamp = 0
+    rtx_timer = None
+    delack_timer = None
+    ka_timer = None  # keepalive, FIN_WAIT2 and TIME_WAIT (sk_timer in Linux)
+    sk_err_soft = 0
 
 
 def tcp_set_state(sk, state):
-    """Every TCP state change goes through here. Entering CLOSE unhashes and,
-    unless the user bound the port, gives it back (RFC 9293 3.3.2: CLOSED is
-    the fictional state of no TCB)."""
+    """Every TCP state change goes through here (tcp_set_state): CurrEstab and
+    EstabResets as Linux counts them; entering CLOSE unhashes and, unless the
+    user bound the port, gives it back (RFC 9293 3.3.2: CLOSED is the
+    fictional state of no TCB)."""
     old = sk.sk_state
+    if state == TCP_ESTABLISHED:
+        if old != TCP_ESTABLISHED:
+            MIB.CurrEstab += 1
+    elif old == TCP_ESTABLISHED:
+        MIB.CurrEstab -= 1
     if state == TCP_CLOSE:
+        if old == TCP_CLOSE_WAIT or old == TCP_ESTABLISHED:
+            MIB.EstabResets += 1
         if old != TCP_CLOSE or sk.icsk_bind_hash is not None:
             sk.sk_prot.unhash(sk)
             if sk.icsk_bind_hash is not None and not (sk.sk_userlocks & SOCK_BINDPORT_LOCK):
                 ih.inet_put_port(sk)
     sk.sk_state = state
+
+
+def tcp_clear_xmit_timers(sk):
+    for t in (sk.rtx_timer, sk.delack_timer, sk.ka_timer):
+        if t is not None:
+            timer.del_timer(t)
+
+
+def tcp_done(sk):
+    """The connection is over (reset, timeout, last ACK): CLOSE, timers off,
+    readers and writers woken; an orphan is destroyed."""
+    if sk.sk_state == TCP_SYN_SENT or sk.sk_state == TCP_SYN_RECV:
+        MIB.AttemptFails += 1
+    tcp_set_state(sk, TCP_CLOSE)
+    tcp_clear_xmit_timers(sk)
+    sk.sk_shutdown = SHUTDOWN_MASK
+    sock_set_flag(sk, SOCK_DONE)
+    if not sock_flag(sk, SOCK_DEAD):
+        sk.sk_state_change(sk)
+    else:
+        tcp_destroy(sk)
+
+
+def tcp_destroy(sk):
+    """inet_csk_destroy_sock: drop the rings so an orphan frees its memory."""
+    tcp_clear_xmit_timers(sk)
+    sk.snd_ring = sk.rcv_ring = None
+    sk.ofo = None
+    if sk.icsk_bind_hash is not None:
+        ih.inet_put_port(sk)
+
+
+def tcp_reset(sk):
+    """A valid RST arrived: the error depends on the state (tcp_reset)."""
+    st = sk.sk_state
+    if st == TCP_SYN_SENT:
+        sk.sk_err = ECONNREFUSED
+    elif st == TCP_CLOSE_WAIT:
+        sk.sk_err = EPIPE
+    elif st != TCP_CLOSE:
+        sk.sk_err = ECONNRESET
+    tcp_done(sk)
+    if not sock_flag(sk, SOCK_DEAD):
+        sk.sk_error_report(sk)
 
 
 def tcp_init_sock(sk):
@@ -86,34 +209,317 @@ def tcp_init_sock(sk):
 
 
 def tcp_disconnect(sk, flags):
-    """Back to CLOSE (listen stop, abort); the socket can be reused after."""
+    """Abort to CLOSE (listen stop, connect to AF_UNSPEC, a failed connect):
+    RST to a synchronized peer; the socket can be used again after."""
     old = sk.sk_state
     if old != TCP_CLOSE:
         tcp_set_state(sk, TCP_CLOSE)
     if old == TCP_LISTEN:
         icsk.inet_csk_listen_stop(sk)
+    elif (1 << old) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2
+                       | TCPF_LAST_ACK | TCPF_CLOSING | TCPF_SYN_RECV):
+        tcp_output.tcp_send_active_reset(sk)
+    tcp_clear_xmit_timers(sk)
+    sk.sk_shutdown = 0
+    sock_reset_flag(sk, SOCK_DONE)
     sk.inet_dport = 0
+    sk.inet_daddr = INADDR_ANY
+    if not (sk.sk_userlocks & SOCK_BINDADDR_LOCK):
+        sk.inet_saddr = sk.inet_rcv_saddr = INADDR_ANY
+    sk.snd_ring = sk.rcv_ring = sk.ofo = None
+    sk.fin_queued = sk.rcv_fin = 0
+    sk.sk_dst = None
     return 0
 
 
-def tcp_close(sk, timeout):
-    """close() of an unconnected or listening socket: no FIN to send yet."""
-    sk.sk_shutdown = 3
+# ---- the user's side: sendmsg, recvmsg, close, shutdown, poll -----------------------
+
+def _wait(sk, cond, timeo):
+    return softirq.wait_event(cond, -1 if timeo >= MAX_SCHEDULE_TIMEOUT else timeo)
+
+
+def sk_stream_wait_connect(sk, timeo):
+    """0 once established, else -errno (sk_stream_wait_connect)."""
+    while True:
+        if sk.sk_err:
+            return sock_error(sk)
+        if not (1 << sk.sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV):
+            return -EPIPE
+        if not timeo:
+            return -EAGAIN
+        if not _wait(sk, lambda: sk.sk_err or not (1 << sk.sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV), timeo):
+            return -EAGAIN
+        if (1 << sk.sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT):
+            return 0
+
+
+def tcp_send_space(sk):
+    return len(sk.snd_ring) - (sk.write_seq - sk.snd_base)
+
+
+def tcp_sendmsg(sk, msg, flags):
+    """tcp_sendmsg_locked: copy into the send ring, push, wait for room."""
+    timeo = 0 if flags & MSG_DONTWAIT else sk.sk_sndtimeo
+    if not (1 << sk.sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT):
+        err = sk_stream_wait_connect(sk, timeo)
+        if err:
+            return err
+    copied = 0
+    for data in msg.msg_iov:
+        mv = memoryview(data)
+        n = len(mv)
+        pos = 0
+        while pos < n:
+            if sk.sk_err:
+                return copied or sock_error(sk)
+            if sk.sk_shutdown & SEND_SHUTDOWN or sk.snd_ring is None:
+                return copied or -EPIPE
+            room = tcp_send_space(sk)
+            if room <= 0:
+                tcp_output.tcp_push_pending_frames(sk)
+                if not timeo:
+                    return copied or -EAGAIN
+                if not _wait(sk, lambda: sk.sk_err or sk.sk_shutdown & SEND_SHUTDOWN
+                             or sk.snd_ring is None or tcp_send_space(sk) > 0, timeo):
+                    return copied or -EAGAIN
+                continue
+            k = n - pos
+            if k > room:
+                k = room
+            ring = sk.snd_ring
+            size = len(ring)
+            i = (sk.snd_head + sk.write_seq - sk.snd_base) % size
+            first = size - i
+            if first >= k:
+                ring[i:i + k] = mv[pos:pos + k]
+            else:
+                ring[i:] = mv[pos:pos + first]
+                ring[:k - first] = mv[pos + first:pos + k]
+            sk.write_seq += k
+            pos += k
+            copied += k
+            if sk.write_seq - sk.snd_nxt >= sk.mss_cache:
+                tcp_output.tcp_write_xmit(sk)
+    tcp_output.tcp_push_pending_frames(sk)
+    return copied
+
+
+def tcp_inq(sk):
+    """Bytes the user can read now (SIOCINQ)."""
+    if sk.rcv_ring is None:
+        return 0
+    return sk.rcv_nxt - sk.copied_seq - sk.rcv_fin
+
+
+def tcp_cleanup_rbuf(sk):
+    """After a read: a window update when the window grew enough (tcp_cleanup_rbuf)."""
+    if not (1 << sk.sk_state) & (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2):
+        return
+    cur = tcp_output.tcp_receive_window(sk)
+    free = sk.copied_seq + sk.rcv_size - sk.rcv_nxt
+    if sk.ack_pending or (free >= 2 * sk.rcv_mss and free >= 2 * cur):
+        tcp_output.tcp_send_ack(sk)
+
+
+def _copy_out(sk, buf, boff, seqoff, k):
+    ring = sk.rcv_ring
+    size = sk.rcv_size
+    i = (sk.rcv_head + seqoff) % size
+    first = size - i
+    if first >= k:
+        buf[boff:boff + k] = memoryview(ring)[i:i + k]
+    else:
+        buf[boff:boff + first] = memoryview(ring)[i:]
+        buf[boff + first:boff + k] = memoryview(ring)[:k - first]
+
+
+def tcp_recvmsg(sk, msg, flags):
+    """tcp_recvmsg_locked: copy from the receive ring; wait for rcvlowat (or
+    everything with MSG_WAITALL); MSG_PEEK leaves it, MSG_TRUNC discards it."""
     if sk.sk_state == TCP_LISTEN:
-        tcp_set_state(sk, TCP_CLOSE)
-        icsk.inet_csk_listen_stop(sk)
-    tcp_set_state(sk, TCP_CLOSE)
-    sk.sk_prot.unhash(sk)
-    ih.inet_put_port(sk)  # tcp_v4_destroy_sock: the bucket goes even when locked
-    sk.sk_socket = None
+        return -ENOTCONN
+    total = 0
+    for b in msg.msg_iov:
+        total += len(b)
+    timeo = 0 if flags & MSG_DONTWAIT else sk.sk_rcvtimeo
+    target = total if flags & MSG_WAITALL else min(total, sk.sk_rcvlowat)
+    copied = 0
+    peek_off = 0
+    iov = msg.msg_iov
+    vi = 0
+    voff = 0
+    while copied < total:
+        avail = tcp_inq(sk) - peek_off
+        if avail > 0:
+            k = min(avail, total - copied)
+            left = k
+            while left:
+                b = iov[vi]
+                m = min(len(b) - voff, left)
+                if m <= 0:
+                    vi += 1
+                    voff = 0
+                    continue
+                if not flags & MSG_TRUNC:
+                    _copy_out(sk, b, voff, peek_off, m)
+                voff += m
+                left -= m
+                if flags & MSG_PEEK:
+                    peek_off += m
+                else:
+                    sk.copied_seq += m
+                    sk.rcv_head = (sk.rcv_head + m) % sk.rcv_size
+            copied += k
+            if copied >= target:
+                break
+            continue
+        if copied >= target and copied:
+            break
+        if copied:
+            if sk.sk_err or sk.sk_state == TCP_CLOSE or sk.sk_shutdown & RCV_SHUTDOWN or not timeo:
+                break
+        else:
+            if sock_flag(sk, SOCK_DONE):
+                break
+            if sk.sk_err:
+                return sock_error(sk)
+            if sk.sk_shutdown & RCV_SHUTDOWN:
+                break
+            if sk.sk_state == TCP_CLOSE:
+                return -ENOTCONN
+            if not timeo:
+                return -EAGAIN
+        if flags & MSG_PEEK and copied:
+            break
+        tcp_cleanup_rbuf(sk)
+        if not _wait(sk, lambda: tcp_inq(sk) > peek_off or sk.sk_err or sk.sk_shutdown & RCV_SHUTDOWN
+                     or sk.sk_state == TCP_CLOSE, timeo):
+            if not copied:
+                return -EAGAIN
+            break
+    if not flags & MSG_PEEK:
+        tcp_cleanup_rbuf(sk)
+    return copied
+
+
+# new_state[]: where close()/shutdown() moves each state, and whether a FIN goes out
+_new_state = (
+    (TCP_CLOSE, 0), (TCP_FIN_WAIT1, 1), (TCP_CLOSE, 0), (TCP_FIN_WAIT1, 1), (TCP_FIN_WAIT1, 0),
+    (TCP_FIN_WAIT2, 0), (TCP_CLOSE, 0), (TCP_CLOSE, 0), (TCP_LAST_ACK, 1), (TCP_LAST_ACK, 0),
+    (TCP_CLOSE, 0), (TCP_CLOSING, 0), (TCP_CLOSE, 0),
+)
+
+
+def tcp_close_state(sk):
+    """Move on for a FIN we will send; True when one must go out."""
+    ns, fin = _new_state[sk.sk_state]
+    tcp_set_state(sk, ns)
+    return fin
 
 
 def tcp_shutdown(sk, how):
-    pass  # FIN on SEND_SHUTDOWN arrives with tcp_output
+    """SHUT_WR: a FIN after the queued data (RFC 9293 3.10.4 CLOSE call)."""
+    if not how & SEND_SHUTDOWN:
+        return
+    if (1 << sk.sk_state) & (TCPF_ESTABLISHED | TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE_WAIT):
+        if sk.sk_state == TCP_SYN_SENT:
+            tcp_set_state(sk, TCP_CLOSE)
+            return
+        tcp_close_state(sk)
+        tcp_output.tcp_send_fin(sk)
+
+
+def tcp_close(sk, timeout):
+    """close(): RST when unread data would be lost or SO_LINGER is 0, else a FIN;
+    linger waits for the handshake to finish; the sock then lives on as an orphan
+    until the FIN exchange ends."""
+    sk.sk_shutdown = SHUTDOWN_MASK
+    st = sk.sk_state
+    if st == TCP_LISTEN:
+        tcp_set_state(sk, TCP_CLOSE)
+        icsk.inet_csk_listen_stop(sk)
+    unread = tcp_inq(sk)
+    if sk.sk_state == TCP_CLOSE:
+        pass
+    elif unread > 0:
+        XMIB.TCPAbortOnClose += 1
+        tcp_set_state(sk, TCP_CLOSE)
+        tcp_output.tcp_send_active_reset(sk)
+    elif sock_flag(sk, SOCK_LINGER) and not sk.sk_lingertime:
+        XMIB.TCPAbortOnData += 1
+        tcp_disconnect(sk, 0)
+    elif sk.sk_state == TCP_SYN_SENT:
+        tcp_set_state(sk, TCP_CLOSE)
+    elif tcp_close_state(sk):
+        tcp_output.tcp_send_fin(sk)
+    if timeout and sk.sk_state != TCP_CLOSE:
+        _wait(sk, lambda: (1 << sk.sk_state) & (TCPF_FIN_WAIT2 | TCPF_TIME_WAIT | TCPF_CLOSE), timeout)
+    sock_set_flag(sk, SOCK_DEAD)
+    sk.sk_socket = None
+    st = sk.sk_state
+    if st == TCP_FIN_WAIT2:
+        tmo = (sk.linger2 or sysctl.sysctl("net.ipv4.tcp_fin_timeout")) * HZ
+        timer.mod_timer_in(sk.ka_timer, tmo)  # an orphan does not wait forever
+    if st == TCP_CLOSE:
+        tcp_destroy(sk)
+
+
+def tcp_poll(file, sock):
+    """Readiness as Linux's tcp_poll reports it, state by state."""
+    sk = sock.sk
+    st = sk.sk_state
+    if st == TCP_LISTEN:
+        q = sk.icsk_accept_queue
+        return POLLIN | POLLRDNORM if q is not None and q.rskq_accept_head is not None else 0
+    mask = 0
+    shut = sk.sk_shutdown
+    if shut == SHUTDOWN_MASK or st == TCP_CLOSE:
+        mask |= POLLHUP
+    if shut & RCV_SHUTDOWN:
+        mask |= POLLIN | POLLRDNORM | POLLRDHUP
+    if st != TCP_SYN_SENT and st != TCP_SYN_RECV:
+        if tcp_inq(sk) >= (sk.sk_rcvlowat or 1):
+            mask |= POLLIN | POLLRDNORM
+        if not shut & SEND_SHUTDOWN:
+            if sk.snd_ring is None or tcp_stream_is_writeable(sk):
+                mask |= POLLOUT | POLLWRNORM
+        else:
+            mask |= POLLOUT | POLLWRNORM
+    if sk.sk_err:
+        mask |= POLLERR
+    return mask
+
+
+def tcp_stream_is_writeable(sk):
+    """sk_stream_is_writeable: free space at least a third of the buffer
+    (sk_stream_wspace >= sk_stream_min_wspace: free >= queued / 2)."""
+    queued = sk.write_seq - sk.snd_base
+    return len(sk.snd_ring) - queued >= queued >> 1
+
+
+def tcp_ioctl(sk, cmd):
+    """SIOCINQ / SIOCOUTQ / SIOCOUTQNSD as Linux answers them (-EINVAL on a listener)."""
+    if sk.sk_state == TCP_LISTEN:
+        return -EINVAL
+    if cmd == SIOCINQ:
+        return tcp_inq(sk)
+    if sk.snd_ring is None:
+        return 0
+    if cmd == SIOCOUTQ:
+        return sk.write_seq - sk.snd_una if sk.write_seq > sk.snd_una else 0
+    if cmd == SIOCOUTQNSD:
+        return sk.write_seq - sk.snd_nxt if sk.write_seq > sk.snd_nxt else 0
+    return -ENOIOCTLCMD
 
 
 def tcp_set_keepalive(sk, val):
-    pass  # the keepalive timer arrives with tcp_timer
+    """SO_KEEPALIVE on an open connection (re)arms the keepalive timer."""
+    if sk.ka_timer is None or (1 << sk.sk_state) & (TCPF_CLOSE | TCPF_LISTEN):
+        return
+    if val:
+        timer.mod_timer_in(sk.ka_timer, keepalive_time_when(sk) * HZ)
+    elif sk.sk_state != TCP_TIME_WAIT and sk.sk_state != TCP_FIN_WAIT2:
+        timer.del_timer(sk.ka_timer)
 
 
 def keepalive_time_when(sk):
@@ -128,7 +534,8 @@ def tcp_setsockopt(sk, level, optname, optval, optlen):
     val = struct.unpack_from("<i", optval, 0)[0]
     if optname == TCP_NODELAY:
         if val:
-            sk.nonagle |= TCP_NAGLE_OFF
+            sk.nonagle |= TCP_NAGLE_OFF | TCP_NAGLE_PUSH
+            tcp_output.tcp_push_pending_frames(sk)  # as Linux: setting it pushes
         else:
             sk.nonagle &= ~TCP_NAGLE_OFF
     elif optname == TCP_CORK:
@@ -136,6 +543,9 @@ def tcp_setsockopt(sk, level, optname, optval, optlen):
             sk.nonagle |= TCP_NAGLE_CORK
         else:
             sk.nonagle &= ~TCP_NAGLE_CORK
+            if sk.nonagle & TCP_NAGLE_OFF:
+                sk.nonagle |= TCP_NAGLE_PUSH
+            tcp_output.tcp_push_pending_frames(sk)
     elif optname == TCP_MAXSEG:
         if val and (val < TCP_MIN_MSS or val > MAX_TCP_WINDOW):
             return -EINVAL
@@ -164,12 +574,25 @@ def tcp_setsockopt(sk, level, optname, optval, optlen):
 def tcp_get_info(sk, optlen):
     """TCP_INFO's head: state, then for a listener tcpi_unacked = accept queue
     length and tcpi_sacked = sk_max_ack_backlog (as Linux reports listeners)."""
-    b = bytearray(32)
+    b = bytearray(104)
     b[0] = sk.sk_state
+    b[2] = sk.retransmits
+    b[3] = sk.probes_out
+    b[4] = sk.backoff
+    if sk.wscale_ok:
+        b[6] = sk.snd_wscale | (sk.rcv_wscale << 4)
     if sk.sk_state == TCP_LISTEN:
         struct.pack_into("<II", b, 24, sk.sk_ack_backlog, sk.sk_max_ack_backlog)
     else:
-        struct.pack_into("<IIII", b, 8, 1000000, 0, sk.mss_cache, TCP_MSS_DEFAULT)
+        rto = sk.rto << sk.backoff if sk.backoff < 10 else 120000
+        struct.pack_into("<IIII", b, 8, rto * 1000, 0, sk.mss_cache, sk.rcv_mss)
+        if sk.snd_ring is not None:
+            mss = sk.mss_cache
+            struct.pack_into("<I", b, 24, (sk.snd_max - sk.snd_una + mss - 1) // mss)  # unacked
+        # tcpi_rtt, tcpi_rttvar (us), snd_ssthresh, snd_cwnd, advmss at Linux's offsets
+        struct.pack_into("<IIII", b, 68, (sk.srtt8 >> 3) * 1000, (sk.rttvar4 >> 2) * 1000,
+                         min(sk.snd_ssthresh, 0x7FFFFFFF), sk.snd_cwnd)
+        struct.pack_into("<I", b, 84, sk.advmss)
     return bytes(b[:optlen])
 
 
@@ -209,3 +632,7 @@ tcp_prot = proto("TCP", tcp_sock, tcp_close, get_port=icsk.inet_csk_get_port,
                  setsockopt=tcp_setsockopt, getsockopt=tcp_getsockopt, shutdown=tcp_shutdown,
                  disconnect=tcp_disconnect, accept=icsk.inet_csk_accept,
                  keepalive=tcp_set_keepalive, h=tcp_hashinfo)
+tcp_prot.sendmsg = tcp_sendmsg
+tcp_prot.recvmsg = tcp_recvmsg
+tcp_prot.ioctl = tcp_ioctl
+tcp_prot.connect = None  # tcp_ipv4 fills it (tcp_v4_connect) with the unhash of ehash

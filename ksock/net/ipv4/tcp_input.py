@@ -1,0 +1,413 @@
+# net/ipv4/tcp_input.c: segment arrival for a sock with a TCB (RFC 9293
+# 3.10.7.3-4), in Linux's order: SYN-SENT handling, sequence check, RST
+# (RFC 5961 challenge ACKs), SYN, ACK (window, RTT, NewReno), FIN-ack state
+# changes, data into the receive ring (out-of-order ranges kept in place), FIN.
+# Returns True when the caller must answer with a reset.
+from ksock.compat import const
+from ksock.kernel import time as ktime
+from ksock.kernel import timer
+from ksock.net.core import skbuff, sysctl
+from ksock.net.core.sock import sock_flag, sock_set_flag, SOCK_DEAD, SOCK_DONE, SOCK_KEEPOPEN, HZ
+from ksock.net.ipv4 import tcp, tcp_output
+from ksock.net.ipv4.proc import tcpext as XMIB
+from ksock.wire import tcp as wtcp
+
+_FIN = const(0x01)
+_SYN = const(0x02)
+_RST = const(0x04)
+_ACK = const(0x10)
+RCV_SHUTDOWN = const(1)
+TCP_ESTABLISHED = const(1)
+TCP_SYN_SENT = const(2)
+TCP_SYN_RECV = const(3)
+TCP_FIN_WAIT1 = const(4)
+TCP_FIN_WAIT2 = const(5)
+TCP_CLOSE = const(7)
+TCP_CLOSE_WAIT = const(8)
+TCP_LAST_ACK = const(9)
+TCP_CLOSING = const(11)
+TCP_RTO_MIN = const(200)
+TCP_RTO_MAX = const(120000)
+OFO_MAX = const(8)  # out-of-order ranges remembered; more are dropped (TCPOFODrop)
+
+
+def tcp_rtt_estimator(sk, m):
+    """RFC 6298 2.2-2.3 in integer ms (srtt scaled by 8, rttvar by 4); Linux's
+    floor: RTO = SRTT + max(4 * RTTVAR, tcp_rto_min)."""
+    if sk.srtt8 == 0:
+        sk.srtt8 = (m << 3) or 1
+        sk.rttvar4 = m << 1
+    else:
+        d = m - (sk.srtt8 >> 3)
+        sk.srtt8 += d
+        if d < 0:
+            d = -d
+        sk.rttvar4 += d - (sk.rttvar4 >> 2)
+    v = sk.rttvar4 if sk.rttvar4 > TCP_RTO_MIN else TCP_RTO_MIN
+    rto = (sk.srtt8 >> 3) + v
+    sk.rto = rto if rto < TCP_RTO_MAX else TCP_RTO_MAX
+
+
+def tcp_send_challenge_ack(sk):
+    XMIB.TCPChallengeACK += 1
+    tcp_output.tcp_send_ack(sk)
+
+
+def tcp_fin(sk):
+    """The peer's FIN is in order (RFC 9293 3.10.7.4 eighth step)."""
+    sk.rcv_nxt += 1
+    sk.rcv_fin = 1
+    sk.sk_shutdown |= RCV_SHUTDOWN
+    sock_set_flag(sk, SOCK_DONE)
+    st = sk.sk_state
+    if st == TCP_SYN_RECV or st == TCP_ESTABLISHED:
+        tcp.tcp_set_state(sk, TCP_CLOSE_WAIT)  # the peer is done sending
+    elif st == TCP_FIN_WAIT1:
+        tcp.tcp_set_state(sk, TCP_CLOSING)  # simultaneous close: our FIN not yet acked
+    elif st == TCP_FIN_WAIT2:
+        tcp_output.tcp_send_ack(sk)
+        from ksock.net.ipv4 import tcp_minisocks
+        tcp_minisocks.tcp_time_wait(sk)  # both FINs acked: TIME-WAIT
+        return
+    tcp_output.tcp_send_ack(sk)
+    if not sock_flag(sk, SOCK_DEAD):
+        sk.sk_state_change(sk)
+        sk.sk_data_ready(sk)
+
+
+def _ring_put(sk, skb, poff, seq, n):
+    ring = sk.rcv_ring
+    size = sk.rcv_size
+    i = (sk.rcv_head + (seq - sk.copied_seq)) % size
+    first = size - i
+    if first >= n:
+        skbuff.skb_copy_bits(skb, poff, ring, i, n)
+    else:
+        skbuff.skb_copy_bits(skb, poff, ring, i, first)
+        skbuff.skb_copy_bits(skb, poff + first, ring, 0, n - first)
+
+
+def _ofo_insert(sk, s, e):
+    """Record [s, e) as held out of order; False when there is no room."""
+    ofo = sk.ofo
+    if ofo is None:
+        ofo = sk.ofo = []
+    i = 0
+    while i < len(ofo) and ofo[i][1] < s:
+        i += 1
+    if i < len(ofo) and ofo[i][0] <= e:
+        r = ofo[i]
+        if s < r[0]:
+            r[0] = s
+        if e > r[1]:
+            r[1] = e
+        while i + 1 < len(ofo) and ofo[i + 1][0] <= r[1]:
+            if ofo[i + 1][1] > r[1]:
+                r[1] = ofo[i + 1][1]
+            ofo.pop(i + 1)
+        return True
+    if len(ofo) >= OFO_MAX:
+        return False
+    ofo.insert(i, [s, e])
+    return True
+
+
+def tcp_data_queue(sk, skb, poff, seq, n, fin):
+    """Payload at skb offset poff, sequence seq, n bytes (+FIN)."""
+    nxt = sk.rcv_nxt
+    if seq + n < nxt or (seq + n == nxt and not fin):
+        tcp_output.tcp_send_ack(sk)  # a retransmission of what we have: re-ACK now
+        return
+    edge = sk.copied_seq + sk.rcv_size
+    if seq + n > edge:
+        n = edge - seq
+        fin = 0
+        if n <= 0 and seq != nxt:
+            XMIB.TCPZeroWindowDrop += 1
+            tcp_output.tcp_send_ack(sk)
+            return
+        if n < 0:
+            n = 0
+    if seq <= nxt:
+        skip = nxt - seq
+        k = n - skip
+        if k > 0:
+            _ring_put(sk, skb, poff + skip, nxt, k)
+            nxt += k
+            if k > sk.rcv_mss:
+                sk.rcv_mss = k if k < sk.advmss else sk.advmss
+        filled = 0
+        ofo = sk.ofo
+        while ofo and ofo[0][0] <= nxt:
+            r = ofo.pop(0)
+            if r[1] > nxt:
+                nxt = r[1]
+            filled = 1
+        sk.rcv_nxt = nxt
+        sk.rcv_unacked += k if k > 0 else 0
+        if fin and seq + n == nxt or sk.ofo_fin == nxt:
+            sk.ofo_fin = -1
+            tcp_fin(sk)  # sends the ACK itself
+            return
+        if k > 0 and not sock_flag(sk, SOCK_DEAD):
+            sk.sk_data_ready(sk)
+        if filled or sk.rcv_nxt - sk.rcv_wup >= 2 * sk.rcv_mss:
+            tcp_output.tcp_send_ack(sk)  # a hole filled, or two full segments: ACK now
+        elif k > 0:
+            tcp_output.tcp_send_delayed_ack(sk)
+        return
+    # out of order: keep it in place in the ring, ACK at once (dup ACK for the sender)
+    XMIB.TCPOFOQueue += 1
+    if n > 0 and _ofo_insert(sk, seq, seq + n):
+        _ring_put(sk, skb, poff, seq, n)
+        if fin:
+            sk.ofo_fin = seq + n
+    else:
+        XMIB.TCPOFODrop += 1
+    tcp_output.tcp_send_ack(sk)
+
+
+def tcp_fastretrans_dupack(sk):
+    """A duplicate ACK: the third starts fast retransmit / NewReno recovery
+    (RFC 6582), later ones inflate the window."""
+    sk.dup_acks += 1
+    if not sk.in_recovery:
+        if sk.dup_acks == 3 and sk.snd_una >= sk.high_seq:
+            mss = sk.mss_cache
+            flight = (sk.snd_max - sk.snd_una) // mss
+            sk.snd_ssthresh = flight >> 1 if flight > 4 else 2
+            sk.snd_cwnd = sk.snd_ssthresh + 3
+            sk.high_seq = sk.snd_max
+            sk.in_recovery = 1
+            XMIB.TCPFastRetrans += 1
+            tcp_output.tcp_retransmit_head(sk)
+            tcp_output.tcp_rearm_rto(sk)
+    else:
+        sk.snd_cwnd += 1
+        tcp_output.tcp_write_xmit(sk)
+
+
+def tcp_ack(sk, ack, seq, win, plen, flags):
+    """Process SEG.ACK: -1 drops the segment (acks unsent data), 0 an old or
+    duplicate ACK, 1 new data acknowledged."""
+    una = sk.snd_una
+    if ack > sk.snd_max:
+        return -1  # Linux drops it (TCP_ACK_UNSENT_DATA)
+    if ack < una:
+        if ack < una - sk.max_window:
+            tcp_send_challenge_ack(sk)  # RFC 5961 5.2
+            return -1
+        return 0
+    nwin = win << sk.snd_wscale
+    changed = 0
+    if ack > una or seq > sk.snd_wl1 or (seq == sk.snd_wl1 and nwin > sk.snd_wnd):
+        if nwin != sk.snd_wnd:
+            changed = 1
+            sk.snd_wnd = nwin
+            if nwin > sk.max_window:
+                sk.max_window = nwin
+        sk.snd_wl1 = seq
+    if nwin and sk.probe_mode:
+        sk.probe_mode = 0
+        sk.probes_out = 0
+        sk.backoff = 0
+        timer.del_timer(sk.rtx_timer)
+    if ack == una:
+        if plen == 0 and not flags & _FIN and not changed and sk.snd_max != una:
+            tcp_fastretrans_dupack(sk)
+        return 0
+    # new data acknowledged
+    if sk.rtt_seq and ack >= sk.rtt_seq:
+        tcp_rtt_estimator(sk, ktime.clock.diff(ktime.clock.now_ms(), sk.rtt_ts))
+        sk.rtt_seq = 0
+    sk.backoff = 0
+    sk.retransmits = 0
+    sk.probes_out = 0
+    end = ack if ack < sk.write_seq else sk.write_seq
+    d = end - sk.snd_base
+    if d > 0:
+        sk.snd_head = (sk.snd_head + d) % len(sk.snd_ring)
+        sk.snd_base = end
+    acked = ack - una
+    sk.snd_una = ack
+    if ack > sk.snd_nxt:
+        sk.snd_nxt = ack  # after a go-back-N restart, the peer had more than we resent
+    mss = sk.mss_cache
+    if sk.in_recovery:
+        if ack >= sk.high_seq:
+            sk.in_recovery = 0  # full ACK: leave recovery with cwnd = ssthresh
+            sk.dup_acks = 0
+            sk.snd_cwnd = sk.snd_ssthresh
+        else:
+            tcp_output.tcp_retransmit_head(sk)  # partial ACK: the next hole
+            c = sk.snd_cwnd - acked // mss + 1
+            sk.snd_cwnd = c if c > 1 else 1
+    else:
+        sk.dup_acks = 0
+        segs = (acked + mss - 1) // mss
+        cw = sk.snd_cwnd
+        if cw < sk.snd_ssthresh:
+            cw += segs  # slow start (RFC 5681 3.1)
+        else:
+            sk.snd_cwnd_cnt += segs  # congestion avoidance: +1 per window
+            if sk.snd_cwnd_cnt >= cw:
+                sk.snd_cwnd_cnt -= cw
+                cw += 1
+        cap = (len(sk.snd_ring) // mss) + 4
+        sk.snd_cwnd = cw if cw < cap else (cap if cap > 10 else 10)
+    tcp_output.tcp_rearm_rto(sk)
+    if not sock_flag(sk, SOCK_DEAD):
+        sk.sk_write_space(sk)
+    return 1
+
+
+def tcp_rcv_synsent_state_process(sk, skb, th, hl, flags):
+    """RFC 9293 3.10.7.3 SYN-SENT."""
+    buf = skb.buf
+    if flags & _ACK:
+        ack = wtcp.unwrap(wtcp.ack_seq(buf, th), sk.snd_una)
+        if ack <= sk.iss or ack > sk.snd_max:
+            return not flags & _RST  # unacceptable ACK: <SEQ=SEG.ACK><CTL=RST>
+        if flags & _RST:
+            tcp.tcp_reset(sk)  # "error: connection reset" -> ECONNREFUSED
+            return False
+        if not flags & _SYN:
+            return False
+        seq = wtcp.seq(buf, th)
+        mss, ws = wtcp.parse_syn_opts(buf, th, hl)
+        if ws < 0:
+            sk.wscale_ok = 0
+            sk.rcv_wscale = 0
+        sk.snd_wscale = ws if sk.wscale_ok else 0
+        sk.irs = seq
+        sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = seq + 1
+        sk.snd_una = ack
+        sk.snd_base = sk.iss + 1
+        sk.snd_wnd = (buf[th + 14] << 8) | buf[th + 15]  # never scaled in a SYN
+        sk.max_window = sk.snd_wnd
+        sk.snd_wl1 = seq
+        m = mss or 536
+        if m > sk.advmss:
+            m = sk.advmss
+        if sk.user_mss and sk.user_mss < m:
+            m = sk.user_mss
+        sk.mss_cache = m if m >= 88 else 88
+        sk.rcv_mss = sk.mss_cache
+        if sk.rtt_seq and not sk.retransmits:
+            tcp_rtt_estimator(sk, ktime.clock.diff(ktime.clock.now_ms(), sk.rtt_ts))
+        sk.rtt_seq = 0
+        sk.backoff = 0
+        sk.retransmits = 0
+        timer.del_timer(sk.rtx_timer)
+        tcp.tcp_set_state(sk, TCP_ESTABLISHED)
+        if sock_flag(sk, SOCK_KEEPOPEN):
+            timer.mod_timer_in(sk.ka_timer, tcp.keepalive_time_when(sk) * HZ)
+        tcp_output.tcp_send_ack(sk)
+        if not sock_flag(sk, SOCK_DEAD):
+            sk.sk_state_change(sk)
+            sk.sk_write_space(sk)
+        return False
+    if flags & _RST:
+        return False
+    if flags & _SYN:
+        # simultaneous open: SYN-RECEIVED, answer SYN-ACK with our ISS
+        seq = wtcp.seq(buf, th)
+        mss, ws = wtcp.parse_syn_opts(buf, th, hl)
+        if ws < 0:
+            sk.wscale_ok = 0
+            sk.rcv_wscale = 0
+        sk.snd_wscale = ws if sk.wscale_ok else 0
+        sk.irs = seq
+        sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = seq + 1
+        sk.snd_wnd = (buf[th + 14] << 8) | buf[th + 15]
+        sk.snd_wl1 = seq
+        if mss and mss < sk.advmss:
+            sk.mss_cache = mss
+        tcp.tcp_set_state(sk, TCP_SYN_RECV)
+        tcp_output.tcp_transmit(sk, sk.iss, 0, _SYN | _ACK)
+    return False
+
+
+def tcp_rcv_state_process(sk, skb, th, hl, flags):
+    st = sk.sk_state
+    if st == TCP_SYN_SENT:
+        return tcp_rcv_synsent_state_process(sk, skb, th, hl, flags)
+    if st == TCP_CLOSE or sk.rcv_ring is None:
+        return not flags & _RST
+    buf = skb.buf
+    plen = skb.len - hl
+    seq = wtcp.unwrap(wtcp.seq(buf, th), sk.rcv_nxt)
+    # first: is the segment acceptable (tcp_sequence)?
+    end = seq + plen + (flags & _FIN) + (1 if flags & _SYN else 0)
+    if end < sk.rcv_wup or seq > sk.rcv_nxt + tcp_output.tcp_receive_window(sk):
+        if not flags & _RST:
+            if flags & _SYN:
+                XMIB.TCPSYNChallenge += 1
+                tcp_send_challenge_ack(sk)
+            else:
+                tcp_output.tcp_send_ack(sk)  # RFC 9293: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+        return False
+    # second: RST -- only an exact match resets; in-window ones get a challenge ACK (RFC 5961 3.2)
+    if flags & _RST:
+        if seq == sk.rcv_nxt:
+            tcp.tcp_reset(sk)
+        else:
+            tcp_send_challenge_ack(sk)
+        return False
+    # fourth: a SYN in a synchronized state is answered with a challenge ACK (RFC 5961 4.2)
+    if flags & _SYN:
+        XMIB.TCPSYNChallenge += 1
+        tcp_send_challenge_ack(sk)
+        return False
+    # fifth: ACK
+    if not flags & _ACK:
+        return False
+    sk.rcv_tstamp = ktime.clock.now_ms()
+    ack = wtcp.unwrap(wtcp.ack_seq(buf, th), sk.snd_una)
+    win = (buf[th + 14] << 8) | buf[th + 15]
+    if st == TCP_SYN_RECV:
+        if ack <= sk.snd_una - 1 or ack > sk.snd_max:
+            return True  # <SEQ=SEG.ACK><CTL=RST>
+        tcp.tcp_set_state(sk, TCP_ESTABLISHED)  # SYN-RECEIVED -> ESTABLISHED
+        sk.snd_wnd = win << sk.snd_wscale
+        sk.snd_wl1 = seq
+        if sk.snd_wnd > sk.max_window:
+            sk.max_window = sk.snd_wnd
+        if sock_flag(sk, SOCK_KEEPOPEN):
+            timer.mod_timer_in(sk.ka_timer, tcp.keepalive_time_when(sk) * HZ)
+        if not sock_flag(sk, SOCK_DEAD):
+            sk.sk_state_change(sk)
+        st = TCP_ESTABLISHED
+    if tcp_ack(sk, ack, seq, win, plen, flags) < 0:
+        return False
+    fin_acked = sk.fin_queued and sk.snd_una == sk.write_seq + 1
+    if st == TCP_FIN_WAIT1 and fin_acked:
+        tcp.tcp_set_state(sk, TCP_FIN_WAIT2)  # our FIN is acknowledged
+        if not sock_flag(sk, SOCK_DEAD):
+            sk.sk_state_change(sk)
+        else:  # an orphan waits tcp_fin_timeout for the peer's FIN
+            timer.mod_timer_in(sk.ka_timer, (sk.linger2 or sysctl.sysctl("net.ipv4.tcp_fin_timeout")) * HZ)
+        st = TCP_FIN_WAIT2
+    elif st == TCP_CLOSING and fin_acked:
+        from ksock.net.ipv4 import tcp_minisocks
+        tcp_minisocks.tcp_time_wait(sk)  # CLOSING -> TIME-WAIT
+        return False
+    elif st == TCP_LAST_ACK and fin_acked:
+        tcp.tcp_done(sk)  # LAST-ACK -> CLOSED
+        return False
+    # seventh: segment text, eighth: FIN
+    fin = flags & _FIN
+    if plen or fin:
+        if st == TCP_CLOSE_WAIT or st == TCP_CLOSING or st == TCP_LAST_ACK:
+            if seq < sk.rcv_nxt:
+                tcp_data_queue(sk, skb, hl, seq, plen, fin)  # old: re-ACK (a lost ACK of their FIN)
+        else:
+            if (st != TCP_ESTABLISHED and sk.sk_shutdown & RCV_SHUTDOWN and plen
+                    and seq + plen > sk.rcv_nxt):
+                XMIB.TCPAbortOnData += 1  # data for a socket that can never read it
+                tcp.tcp_reset(sk)
+                return True
+            tcp_data_queue(sk, skb, hl, seq, plen, fin)
+    if sk.snd_ring is not None and (sk.write_seq > sk.snd_nxt or sk.fin_queued and sk.snd_nxt == sk.write_seq):
+        tcp_output.tcp_write_xmit(sk)
+    return False

@@ -1,0 +1,308 @@
+# net/ipv4/tcp_minisocks.c: the small socks of a connection's edges -- request
+# socks in the SYN queue (tcp_check_req turns one into a child on the final
+# ACK), syncookie children, and TIME_WAIT socks that keep the 4-tuple after
+# the real sock is gone (inet_timewait_sock).
+from ksock.compat import const, PLATFORM
+from ksock.kernel import timer
+from ksock.net.core import sysctl
+from ksock.net.core.sock import sk_acceptq_is_full, sock_flag, SOCK_KEEPOPEN, HZ
+from ksock.net.ipv4 import inet_hashtables as ih
+from ksock.net.ipv4 import request_sock as rq
+from ksock.net.ipv4 import tcp, tcp_output, tcp_timer, syncookies
+from ksock.net.ipv4.proc import tcp as MIB, tcpext as XMIB
+from ksock.wire import tcp as wtcp
+from ksock.wire import ipv4 as wip
+
+_FIN = const(0x01)
+_SYN = const(0x02)
+_RST = const(0x04)
+_ACK = const(0x10)
+TCP_RTO_MAX = const(120000)
+TW_MAX = const(4096) if PLATFORM == "linux" else const(8)
+_tw_count = [0]
+
+# Fields a child copies from its listener (sk_clone_lock copies the whole sock).
+_INHERIT = ("sk_rcvbuf", "sk_sndbuf", "sk_userlocks", "sk_reuse", "sk_reuseport", "sk_flags",
+            "sk_bound_dev_if", "sk_priority", "sk_rcvlowat", "sk_lingertime", "sk_rcvtimeo",
+            "sk_sndtimeo", "sk_uid", "nonagle", "user_mss", "keepalive_time", "keepalive_intvl",
+            "keepalive_probes", "linger2", "uc_ttl", "tos")
+
+
+def _ehash():
+    from ksock.net.ipv4 import tcp_ipv4  # the hash owner imports us
+    return tcp_ipv4
+
+
+def tcp_v4_send_synack(req):
+    ws = req.rcv_wscale if req.wscale_ok else -1
+    return tcp_output.tcp_send_ctl(req.rt, req.inet_rcv_saddr, req.inet_daddr, req.inet_num,
+                                   req.inet_dport, req.snt_isn, req.rcv_isn + 1, _SYN | _ACK,
+                                   req.rcv_wnd, tcp_output.tcp_advmss(req.rsk_listener, req.rt), ws)
+
+
+def inet_csk_reqsk_queue_drop(req):
+    """Forget a request sock: out of the established hash and the SYN queue."""
+    _ehash().inet_ehash_remove(req)
+    timer.del_timer(req.rsk_timer)
+    lsk = req.rsk_listener
+    if lsk.icsk_accept_queue is not None and req.sk_state == tcp.TCP_NEW_SYN_RECV:
+        rq.reqsk_queue_removed(lsk.icsk_accept_queue, req)
+    req.sk_state = tcp.TCP_CLOSE
+
+
+def reqsk_timer_handler(req):
+    """SYN-ACK retransmission with exponential backoff, tcp_synack_retries times."""
+    lsk = req.rsk_listener
+    if lsk.sk_state != tcp.TCP_LISTEN:
+        inet_csk_reqsk_queue_drop(req)
+        return
+    max_retries = sysctl.sysctl("net.ipv4.tcp_synack_retries")
+    if req.num_timeout >= max_retries:
+        inet_csk_reqsk_queue_drop(req)
+        return
+    if req.num_timeout == 0:
+        lsk.icsk_accept_queue.young -= 1
+    req.num_timeout += 1
+    req.num_retrans += 1
+    MIB.RetransSegs += 1
+    tcp_v4_send_synack(req)
+    timer.mod_timer_in(req.rsk_timer, min(1000 << req.num_timeout, TCP_RTO_MAX))
+
+
+def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss, wscale_ok,
+                             snd_ws, rcv_ws, snd_wnd):
+    """A new tcp_sock in SYN_RECV for a request that completed (or a cookie)."""
+    child = tcp.tcp_sock()
+    for name in _INHERIT:
+        v = getattr(lsk, name)
+        if v != getattr(tcp.tcp_sock, name):
+            setattr(child, name, v)
+    child.inet_rcv_saddr = child.inet_saddr = laddr
+    child.inet_daddr = raddr
+    child.inet_dport = rport
+    child.inet_sport = lport
+    child.sk_state = tcp.TCP_SYN_RECV
+    if tcp_output.tcp_connect_init(child, rt, rcv_ws if wscale_ok else 0):
+        return None
+    child.wscale_ok = wscale_ok
+    child.snd_wscale = snd_ws if wscale_ok else 0
+    child.iss = iss
+    child.snd_una = child.snd_nxt = child.snd_max = iss + 1
+    child.write_seq = child.snd_base = iss + 1
+    child.irs = irs
+    child.rcv_nxt = child.copied_seq = child.rcv_wup = irs + 1
+    child.rcv_wnd = child.rcv_size if child.rcv_size < 0xFFFF else 0xFFFF
+    child.snd_wnd = snd_wnd
+    child.snd_wl1 = irs
+    child.max_window = snd_wnd
+    m = mss if mss < child.advmss else child.advmss
+    child.mss_cache = m if m >= 88 else 88
+    child.rcv_mss = child.mss_cache
+    tcp_timer.tcp_init_xmit_timers(child)
+    MIB.PassiveOpens += 1
+    return child
+
+
+def tcp_v4_syn_recv_sock(lsk, req_or_none, rt, laddr, lport, raddr, rport, irs, iss, mss,
+                         wscale_ok, snd_ws, rcv_ws, snd_wnd):
+    """The child for a finished handshake, hashed, bound to the listener's port
+    and queued for accept(); None with ListenOverflows when accept() is behind."""
+    if sk_acceptq_is_full(lsk):
+        XMIB.ListenOverflows += 1
+        XMIB.ListenDrops += 1
+        return None
+    child = tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss,
+                                     wscale_ok, snd_ws, rcv_ws, snd_wnd)
+    if child is None:
+        XMIB.ListenDrops += 1
+        return None
+    ih.inet_bind_hash(child, lsk.sk_prot.h, lport)  # __inet_inherit_port
+    child.sk_prot = lsk.sk_prot
+    if req_or_none is not None:
+        inet_csk_reqsk_queue_drop(req_or_none)
+        req = req_or_none
+    else:
+        req = rq.request_sock(lsk)
+    _ehash().inet_ehash_insert(child)
+    req.sk_state = tcp.TCP_SYN_RECV
+    rq.reqsk_queue_add(lsk.icsk_accept_queue, req, lsk, child)
+    return child
+
+
+def tcp_child_process(lsk, child, skb, th, hl, flags):
+    """The final ACK runs through the child (SYN_RECV -> ESTABLISHED); the
+    listener's readers are woken (accept() and poll)."""
+    from ksock.net.ipv4 import tcp_input
+    if tcp_input.tcp_rcv_state_process(child, skb, th, hl, flags):
+        _ehash().tcp_v4_send_reset(skb, th, hl, flags)
+    lsk.sk_data_ready(lsk)
+
+
+def tcp_check_req(req, skb, th, hl, flags):
+    """A segment for a request sock (RFC 9293 3.10.7.4 in SYN-RECEIVED), in
+    the order of Linux's tcp_check_req."""
+    lsk = req.rsk_listener
+    buf = skb.buf
+    eh = _ehash()
+    if lsk.sk_state != tcp.TCP_LISTEN:
+        inet_csk_reqsk_queue_drop(req)  # the listener closed: as if there were none
+        eh.tcp_v4_send_reset(skb, th, hl, flags)
+        return
+    s = req.rcv_isn + 1
+    seq = wtcp.unwrap(wtcp.seq(buf, th), s)
+    if flags & (_SYN | _RST | _ACK | _FIN) == _SYN and seq == s - 1:
+        tcp_v4_send_synack(req)  # the peer did not hear our SYN-ACK: repeat it
+        return
+    if flags & _ACK and wtcp.ack_seq(buf, th) != (req.snt_isn + 1) & 0xFFFFFFFF:
+        eh.tcp_v4_send_reset(skb, th, hl, flags)  # Linux returns the listener, which resets
+        return
+    end = seq + skb.len - hl + (flags & _FIN) + (1 if flags & _SYN else 0)
+    e = s + req.rcv_wnd
+    if not (seq == s or (end > s and seq < e) or (seq == e and seq == end)):
+        if not flags & _RST:  # tcp_in_window fails: acknowledge and drop
+            tcp_output.tcp_send_ctl(req.rt, req.inet_rcv_saddr, req.inet_daddr, req.inet_num,
+                                    req.inet_dport, req.snt_isn + 1, s, _ACK, req.rcv_wnd)
+        return
+    if flags & (_RST | _SYN):
+        MIB.AttemptFails += 1  # embryonic reset
+        if not flags & _RST:
+            eh.tcp_v4_send_reset(skb, th, hl, flags)
+        inet_csk_reqsk_queue_drop(req)
+        XMIB.EmbryonicRsts += 1
+        return
+    if not flags & _ACK:
+        return
+    child = tcp_v4_syn_recv_sock(lsk, req, req.rt, req.inet_rcv_saddr, req.inet_num, req.inet_daddr,
+                                 req.inet_dport, req.rcv_isn, req.snt_isn, req.mss, req.wscale_ok,
+                                 req.snd_wscale, req.rcv_wscale, req.snd_wnd)
+    if child is None:
+        if sysctl.sysctl("net.ipv4.tcp_abort_on_overflow"):
+            inet_csk_reqsk_queue_drop(req)
+            XMIB.EmbryonicRsts += 1
+            eh.tcp_v4_send_reset(skb, th, hl, flags)
+        else:
+            req.acked = 1  # keep it: the SYN-ACK timer makes the peer ACK again
+        return
+    tcp_child_process(lsk, child, skb, th, hl, flags)
+
+
+def cookie_v4_check(lsk, skb, th, hl, flags):
+    """-1: no cookie could apply; 0: a bad cookie (reset); 1: a child was made."""
+    if tcp_synq_no_recent_overflow(lsk):
+        return -1
+    buf = skb.buf
+    nh = skb.network_header
+    saddr = wip.saddr(buf, nh)
+    daddr = wip.daddr(buf, nh)
+    sport = (buf[th] << 8) | buf[th + 1]
+    dport = (buf[th + 2] << 8) | buf[th + 3]
+    seq = wtcp.seq(buf, th)
+    ack = wtcp.ack_seq(buf, th)
+    mss = syncookies.cookie_v4_check(saddr, daddr, sport, dport, seq, ack)
+    if not mss:
+        XMIB.SyncookiesFailed += 1
+        return 0
+    XMIB.SyncookiesRecv += 1
+    from ksock.net.ipv4 import ip_output
+    rt = ip_output.ip_route(saddr)
+    if isinstance(rt, int):
+        return 0
+    win = (buf[th + 14] << 8) | buf[th + 15]
+    child = tcp_v4_syn_recv_sock(lsk, None, rt, daddr, dport, saddr, sport, seq - 1, ack - 1, mss,
+                                 0, 0, 0, win)
+    if child is None:
+        return 1  # accept queue full: dropped, counted
+    tcp_child_process(lsk, child, skb, th, hl, flags)
+    return 1
+
+
+def tcp_synq_no_recent_overflow(lsk):
+    return _ehash().tcp_synq_no_recent_overflow(lsk)
+
+
+# ---- TIME_WAIT ------------------------------------------------------------------------
+
+class tcp_tw_sock:
+    """inet_timewait_sock: the 4-tuple, the sequence state to re-ACK a FIN, and
+    the port (it stays in the bind hash, so bind() sees EADDRINUSE as in Linux)."""
+    __slots__ = ("sk_state", "inet_num", "inet_dport", "inet_daddr", "inet_rcv_saddr",
+                 "inet_saddr", "sk_reuse", "sk_reuseport", "sk_bound_dev_if", "sk_uid",
+                 "icsk_bind_hash", "rcv_nxt", "snd_nxt", "rcv_wnd", "tw_timer", "rt", "tw_substate")
+
+
+def tcp_time_wait(sk, state=tcp.TCP_TIME_WAIT):
+    """Enter TIME_WAIT: a tw sock takes over the 4-tuple and the port for
+    net.ipv4.tcp_timewait_len seconds; the full sock is done (CLOSE)."""
+    tmo = sysctl.sysctl("net.ipv4.tcp_timewait_len") * HZ
+    eh = _ehash()
+    if tmo and _tw_count[0] < TW_MAX:
+        tw = tcp_tw_sock()
+        tw.sk_state = tcp.TCP_TIME_WAIT
+        tw.tw_substate = state
+        tw.inet_num = sk.inet_num
+        tw.inet_dport = sk.inet_dport
+        tw.inet_daddr = sk.inet_daddr
+        tw.inet_rcv_saddr = sk.inet_rcv_saddr
+        tw.inet_saddr = sk.inet_saddr
+        tw.sk_reuse = sk.sk_reuse
+        tw.sk_reuseport = sk.sk_reuseport
+        tw.sk_bound_dev_if = sk.sk_bound_dev_if
+        tw.sk_uid = sk.sk_uid
+        tw.icsk_bind_hash = None
+        tw.rcv_nxt = sk.rcv_nxt
+        tw.snd_nxt = sk.snd_max
+        tw.rcv_wnd = tcp_output.tcp_receive_window(sk) >> sk.rcv_wscale
+        tw.rt = sk.sk_dst
+        tw.tw_timer = timer.timer_list(tcp_tw_timer, tw)
+        ih.inet_bind_hash(tw, sk.sk_prot.h, sk.inet_num)
+        eh.inet_ehash_insert(tw)
+        _tw_count[0] += 1
+        timer.mod_timer_in(tw.tw_timer, tmo)
+    elif tmo:
+        XMIB.TCPTimeWaitOverflow += 1
+    eh.inet_ehash_remove(sk)
+    tcp.tcp_done(sk)
+
+
+def inet_twsk_kill(tw):
+    if tw.sk_state != tcp.TCP_TIME_WAIT:
+        return
+    timer.del_timer(tw.tw_timer)
+    _ehash().inet_ehash_remove(tw)
+    ih.inet_put_port(tw)
+    tw.sk_state = tcp.TCP_CLOSE
+    _tw_count[0] -= 1
+
+
+def tcp_tw_timer(tw):
+    XMIB.TW += 1
+    inet_twsk_kill(tw)
+
+
+def tcp_timewait_state_process(tw, skb, th, hl, flags):
+    """RFC 9293 3.10.7.4 in TIME-WAIT: a retransmitted FIN is ACKed again and
+    restarts the 2MSL timer; RST ends it (unless tcp_rfc1337); a new SYN beyond
+    rcv_nxt may reopen the pair through the listener."""
+    buf = skb.buf
+    seq = wtcp.unwrap(wtcp.seq(buf, th), tw.rcv_nxt)
+    if flags & _RST:
+        if not sysctl.sysctl("net.ipv4.tcp_rfc1337"):
+            inet_twsk_kill(tw)
+        return
+    if flags & _SYN and not flags & _ACK and seq > tw.rcv_nxt:
+        inet_twsk_kill(tw)
+        lsk = ih.inet_lookup_listener(tcp.tcp_hashinfo, wip.daddr(buf, skb.network_header), tw.inet_num)
+        if lsk is not None:
+            _ehash().tcp_conn_request(lsk, skb, th, hl)
+        return
+    if flags & _FIN:
+        timer.mod_timer_in(tw.tw_timer, sysctl.sysctl("net.ipv4.tcp_timewait_len") * HZ)
+    if flags & (_FIN | _ACK) or skb.len > hl:
+        tcp_output.tcp_send_ctl(tw.rt, tw.inet_saddr, tw.inet_daddr, tw.inet_num, tw.inet_dport,
+                                tw.snd_nxt, tw.rcv_nxt, _ACK, tw.rcv_wnd)
+
+
+def keepalive_arm(sk):
+    if sock_flag(sk, SOCK_KEEPOPEN):
+        timer.mod_timer_in(sk.ka_timer, tcp.keepalive_time_when(sk) * HZ)
+

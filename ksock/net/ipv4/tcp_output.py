@@ -1,0 +1,340 @@
+# net/ipv4/tcp_output.c: building and sending segments. Payload comes from the
+# socket's send ring (see tcp.py: a fixed bytearray per connection, so unacked
+# data never holds pool skbs); every transmission copies it into a fresh skb,
+# which the device consumes -- retransmission is the same copy again.
+from ksock.compat import const
+from ksock.kernel import time as ktime
+from ksock.kernel import timer
+from ksock.net.core import skbuff
+from ksock.net.core import dev as netdev
+from ksock.net.ipv4 import ip_output
+from ksock.net.ipv4.proc import tcp as MIB
+from ksock.wire import tcp as wtcp
+
+IPPROTO_TCP = const(6)
+TCP_RTO_MIN = const(200)
+TCP_RTO_MAX = const(120000)
+TCP_TIMEOUT_INIT = const(1000)
+TCP_DELACK_MIN = const(40)
+TCP_INIT_CWND = const(10)
+TCPF_SYN_SENT = const(1 << 2)
+TCP_SYN_SENT = const(2)
+TCP_NAGLE_OFF = const(1)
+TCP_NAGLE_CORK = const(2)
+TCP_NAGLE_PUSH = const(4)
+_ACK = const(0x10)
+_FIN = const(0x01)
+_SYN = const(0x02)
+_RST = const(0x04)
+_PSH = const(0x08)
+_ab = bytearray(8)  # saddr+daddr of a control segment sent without a sock
+
+
+def _pseudo(saddr, daddr):
+    """Partial sum of the pseudo-header's addresses and protocol (length added per segment)."""
+    _ab[0:4] = saddr
+    _ab[4:8] = daddr
+    return skbuff.csum_add(skbuff.csum_partial(_ab, 0, 8), IPPROTO_TCP)
+
+
+def _finish(skb, off, n, ph, rt, saddr, daddr, ttl, tos):
+    """Checksum the n-byte segment at off and hand it to IP (consumes skb)."""
+    c = skbuff.csum_fold(skbuff.csum_partial(skb.buf, off, n, skbuff.csum_add(ph, n)))
+    skb.buf[off + 16] = c >> 8
+    skb.buf[off + 17] = c & 0xFF
+    MIB.OutSegs += 1
+    return ip_output.ip_send_skb(skb, rt, saddr, daddr, IPPROTO_TCP, ttl, tos, True)
+
+
+def tcp_send_ctl(rt, saddr, daddr, sport, dport, seqno, ackno, flags, window, mss=0, ws=-1):
+    """A segment without payload and without a full sock: RSTs, SYN-ACKs of
+    request socks, ACKs from TIME_WAIT. mss > 0 adds the SYN options."""
+    skb = netdev.alloc_skb()
+    if skb is None:
+        return -105  # ENOBUFS
+    hlen = 20 + (wtcp.TCPOLEN_SYN if mss else 0)
+    off = skbuff.skb_push(skb, hlen)
+    skb.transport_header = off
+    wtcp.emit_into(skb.buf, off, sport, dport, seqno, ackno, hlen, flags, window)
+    if mss:
+        wtcp.emit_syn_opts(skb.buf, off + 20, mss, ws)
+    if flags & _RST:
+        MIB.OutRsts += 1
+    return _finish(skb, off, hlen, _pseudo(saddr, daddr), rt, saddr, daddr, 64, 0)
+
+
+# ---- windows ---------------------------------------------------------------------
+
+def tcp_receive_window(sk):
+    """What is left of the window we last advertised."""
+    w = sk.rcv_wup + sk.rcv_wnd - sk.rcv_nxt
+    return w if w > 0 else 0
+
+
+def tcp_select_window(sk):
+    """__tcp_select_window + tcp_select_window: the free ring space, 0 when it is
+    below one MSS and less than half the ring (receiver SWS avoidance), never
+    shrinking what was advertised. Returns the scaled field value."""
+    size = sk.rcv_size
+    free = sk.copied_seq + size - sk.rcv_nxt
+    if free < sk.rcv_mss and free < (size >> 1):
+        free = 0
+    cur = tcp_receive_window(sk)
+    ws = sk.rcv_wscale
+    if free < cur:
+        free = (cur + (1 << ws) - 1) >> ws << ws
+    if free > (0xFFFF << ws):
+        free = 0xFFFF << ws
+    sk.rcv_wnd = free
+    sk.rcv_wup = sk.rcv_nxt
+    return free >> ws
+
+
+# ---- data segments ---------------------------------------------------------------
+
+def tcp_transmit(sk, seqno, n, flags):
+    """Send n bytes of the send ring starting at seqno with `flags` (ACK always
+    set once synchronized). Counts retransmissions. 0 or -errno."""
+    skb = netdev.alloc_skb()
+    if skb is None:
+        return -105
+    if n:
+        ring = sk.snd_ring
+        size = len(ring)
+        i = (sk.snd_head + (seqno - sk.snd_base)) % size
+        off = skbuff.skb_put(skb, n)
+        first = size - i
+        if first >= n:
+            skbuff.skb_store_bits(skb, 0, ring, i, n)
+        else:
+            skbuff.skb_store_bits(skb, 0, ring, i, first)
+            skbuff.skb_store_bits(skb, first, ring, 0, n - first)
+    hlen = 20 + (wtcp.TCPOLEN_SYN if flags & _SYN else 0)
+    off = skbuff.skb_push(skb, hlen)
+    skb.transport_header = off
+    if flags & _SYN:
+        win = sk.rcv_size if sk.rcv_size < 0xFFFF else 0xFFFF  # SYN windows are never scaled
+        sk.rcv_wnd = win
+        sk.rcv_wup = sk.rcv_nxt
+    else:
+        win = tcp_select_window(sk)
+    wtcp.emit_into(skb.buf, off, sk.inet_sport, sk.inet_dport, seqno, sk.rcv_nxt if flags & _ACK else 0,
+                   hlen, flags, win)
+    if flags & _SYN:
+        wtcp.emit_syn_opts(skb.buf, off + 20, sk.advmss, sk.rcv_wscale if sk.wscale_ok else -1)
+    if seqno - sk.snd_max < 0:
+        MIB.RetransSegs += 1
+    if flags & _ACK:
+        tcp_event_ack_sent(sk)
+    if flags & _RST:
+        MIB.OutRsts += 1
+    return _finish(skb, off, hlen + n, sk.ph_sum, sk.sk_dst, sk.inet_saddr, sk.inet_daddr,
+                   sk.uc_ttl if sk.uc_ttl >= 0 else 64, sk.tos)
+
+
+def tcp_event_ack_sent(sk):
+    sk.ack_pending = 0
+    sk.rcv_unacked = 0
+    if sk.delack_timer is not None and sk.delack_timer._slot >= 0:
+        timer.del_timer(sk.delack_timer)
+
+
+def tcp_send_ack(sk):
+    if sk.snd_ring is None:
+        return
+    tcp_transmit(sk, sk.snd_nxt, 0, _ACK)
+
+
+def tcp_send_delayed_ack(sk):
+    sk.ack_pending = 1
+    t = sk.delack_timer
+    if t._slot < 0:
+        timer.mod_timer_in(t, TCP_DELACK_MIN)
+
+
+def tcp_rearm_rto(sk):
+    """Retransmit timer on while anything is unacknowledged, off otherwise."""
+    t = sk.rtx_timer
+    if sk.snd_una == sk.snd_max:
+        if t._slot >= 0:
+            timer.del_timer(t)
+    else:
+        timer.mod_timer_in(t, sk.rto << sk.backoff if sk.backoff < 10 else TCP_RTO_MAX)
+
+
+def _rto_arm_if_idle(sk):
+    if sk.rtx_timer._slot < 0:
+        timer.mod_timer_in(sk.rtx_timer, min(sk.rto << sk.backoff, TCP_RTO_MAX))
+
+
+def tcp_connect(sk):
+    """Send the SYN (SYN_SENT); RTO starts at TCP_TIMEOUT_INIT."""
+    sk.snd_nxt = sk.iss + 1
+    sk.snd_max = sk.snd_nxt
+    sk.rto = TCP_TIMEOUT_INIT
+    tcp_transmit(sk, sk.iss, 0, _SYN)
+    _rto_arm_if_idle(sk)
+
+
+def tcp_write_xmit(sk):
+    """Send what the windows allow: min(MSS, unsent, send window, cwnd room),
+    holding a partial segment back under Nagle (unacked data in flight) or cork."""
+    mss = sk.mss_cache
+    end = sk.write_seq
+    sent = 0
+    while True:
+        nxt = sk.snd_nxt
+        left = end - nxt
+        if left <= 0:
+            break
+        una = sk.snd_una
+        n = mss if left > mss else left
+        w = una + sk.snd_wnd - nxt
+        if n > w:
+            n = w
+        c = sk.snd_cwnd * mss - (nxt - una)
+        if n > c:
+            n = c
+        if n <= 0:
+            if sk.snd_wnd == 0 and nxt == una:
+                tcp_probe_timer_arm(sk)  # zero window: the persist timer probes
+            break
+        if n < mss and n == left:
+            nonagle = sk.nonagle
+            if nonagle & TCP_NAGLE_CORK or (not nonagle & (TCP_NAGLE_OFF | TCP_NAGLE_PUSH) and nxt != una):
+                if not sk.fin_queued:
+                    break
+        flags = _ACK
+        if n == left:
+            flags = _ACK | _PSH
+            if sk.fin_queued:
+                flags |= _FIN
+        if tcp_transmit(sk, nxt, n, flags):
+            break
+        nxt += n + (flags & _FIN)
+        sk.snd_nxt = nxt
+        if nxt - sk.snd_max > 0:
+            sk.snd_max = nxt
+        if not sk.rtt_seq:
+            sk.rtt_seq = nxt
+            sk.rtt_ts = ktime.clock.now_ms()
+        sent += 1
+    if sk.fin_queued and sk.snd_nxt == end and sk.snd_una + sk.snd_wnd - end >= 0:
+        if not tcp_transmit(sk, end, 0, _ACK | _FIN):  # a lone FIN
+            sk.snd_nxt = end + 1
+            if end + 1 - sk.snd_max > 0:
+                sk.snd_max = end + 1
+            sent += 1
+    if sent:
+        _rto_arm_if_idle(sk)
+    return sent
+
+
+def tcp_push_pending_frames(sk):
+    if sk.snd_ring is not None and (sk.write_seq - sk.snd_nxt > 0 or sk.fin_queued):
+        tcp_write_xmit(sk)
+
+
+def tcp_retransmit_head(sk):
+    """Resend the first unacknowledged segment (fast retransmit, partial ACK)."""
+    una = sk.snd_una
+    top = sk.snd_max
+    end = sk.write_seq
+    if sk.sk_state == TCP_SYN_SENT:
+        return tcp_transmit(sk, sk.iss, 0, _SYN)
+    n = end - una
+    if n > sk.mss_cache:
+        n = sk.mss_cache
+    if n < 0:
+        n = 0
+    flags = _ACK
+    if sk.fin_queued and una + n == end and top - end > 0:
+        flags |= _FIN
+    if n == 0 and not flags & _FIN:
+        return 0
+    sk.rtt_seq = 0  # Karn: no RTT sample from a retransmitted range
+    return tcp_transmit(sk, una, n, flags)
+
+
+def tcp_send_fin(sk):
+    """Queue the FIN after the data (tcp_send_fin): sent now or piggybacked."""
+    sk.fin_queued = 1
+    tcp_write_xmit(sk)
+
+
+def tcp_send_active_reset(sk):
+    """RST with our current sequence (close with unread data, linger 0, abort)."""
+    if sk.snd_ring is None or sk.sk_dst is None:
+        return
+    tcp_transmit(sk, sk.snd_nxt, 0, _ACK | _RST)
+
+
+def tcp_xmit_probe_skb(sk):
+    """An ACK with an old sequence number: the peer answers with its window
+    (zero-window probes, keepalives)."""
+    return tcp_transmit(sk, sk.snd_una - 1, 0, _ACK)
+
+
+def tcp_probe_timer_arm(sk):
+    t = sk.rtx_timer
+    if t._slot < 0:
+        sk.probe_mode = 1
+        timer.mod_timer_in(t, min(sk.rto << sk.backoff, TCP_RTO_MAX))
+
+
+# ---- connection set-up --------------------------------------------------------------
+from ksock.compat import PLATFORM  # noqa: E402
+from ksock.net.core import sysctl  # noqa: E402
+
+TCP_RING_MAX = const(1 << 20) if PLATFORM == "linux" else const(16384)
+
+
+def tcp_advmss(sk, rt):
+    """The MSS we announce: the route's MTU less 40, clamped by TCP_MAXSEG."""
+    mss = rt[0].mtu - 40
+    if sk.user_mss and sk.user_mss < mss:
+        mss = sk.user_mss
+    return mss
+
+
+def tcp_rcv_ring_size(sk):
+    """Receive ring = half of sk_rcvbuf (Linux's tcp_adv_win_scale 1: the window
+    is half the buffer), so SO_RCVBUF=X gives a window of about X, as in Linux."""
+    n = sk.sk_rcvbuf >> 1
+    return TCP_RING_MAX if n > TCP_RING_MAX else (n if n > 1024 else 1024)
+
+
+def tcp_snd_ring_size(sk):
+    n = sk.sk_sndbuf
+    return TCP_RING_MAX if n > TCP_RING_MAX else (n if n > 2048 else 2048)
+
+
+def tcp_rcv_wscale(size):
+    ws = 0
+    while (size >> ws) > 0xFFFF and ws < 14:
+        ws += 1
+    return ws
+
+
+def tcp_connect_init(sk, rt, rcv_wscale=-1):
+    """Rings, MSS, window scale and pseudo-header sum for a connection on route
+    `rt`. -ENOBUFS when the heap cannot hold the rings (boards)."""
+    rsize = tcp_rcv_ring_size(sk)
+    try:
+        sk.rcv_ring = bytearray(rsize)
+        sk.snd_ring = bytearray(tcp_snd_ring_size(sk))
+    except MemoryError:
+        sk.rcv_ring = sk.snd_ring = None
+        return -105
+    sk.rcv_size = rsize
+    sk.sk_dst = rt
+    sk.advmss = tcp_advmss(sk, rt)
+    sk.rcv_mss = sk.advmss if sk.advmss < 536 else 536
+    if rcv_wscale >= 0:
+        sk.rcv_wscale = rcv_wscale
+    elif sysctl.sysctl("net.ipv4.tcp_window_scaling"):
+        sk.rcv_wscale = tcp_rcv_wscale(rsize)
+        sk.wscale_ok = 1  # offered; cleared if the SYN-ACK has none
+    sk.ph_sum = _pseudo(sk.inet_saddr, sk.inet_daddr)
+    sk.rcv_tstamp = ktime.clock.now_ms()
+    return 0
