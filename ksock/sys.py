@@ -399,3 +399,8 @@ def _sockaddr_tuple(a):  # noqa: F811
     if a is not None and a[:2] == b"\x01\x00":
         return _unix_name(a)
     return _sockaddr_tuple_inet(a)
+
+
+def unlink(path):
+    """unlink(2) for AF_UNIX socket paths (ksock's namespace has only those)."""
+    return _ret(_af_unix.unix_unlink(path))

@@ -190,6 +190,7 @@ def do_epoll_ctl(epfd, op, fd, events, data):
             return -EINVAL
         if op == EPOLL_CTL_ADD and (is_file_epoll(tf) or events & ~EPOLLEXCLUSIVE_OK_BITS):
             return -EINVAL
+    softirq.do_softirq()  # pending receive work first, as after a Linux syscall
     ep = f.private_data
     epi = ep.items.get((fd, tf))
     if op == EPOLL_CTL_ADD:

@@ -103,8 +103,8 @@ def _lookup(name, type):
         other = _names.get(name)
         if other is None:
             return None, -ECONNREFUSED
-    if other.sk_type != type:
-        return None, -EPROTOTYPE
+    if other.sk_type != type:  # abstract names hash with their type: not found
+        return None, -EPROTOTYPE if name[:1] != b"\x00" else -ECONNREFUSED
     return other, 0
 
 
