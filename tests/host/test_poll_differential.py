@@ -28,6 +28,8 @@ stack.init()
 _kt.set_clock(_kt.SimClock(1000))
 K.setrlimit_nofile(%d)
 _S.sockfs_set_max(%d)
+for _k in ('net.core.rmem_max', 'net.core.wmem_max', 'net.core.rmem_default', 'net.core.wmem_default'):
+    K.sysctl(_k, 212992)  # Linux's buffer sizes (boards default to 2 KB)
 BACKEND = 'ksock'
 """
 
