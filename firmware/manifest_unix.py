@@ -1,3 +1,4 @@
 # Frozen into build/unix/micropython and build/unix-nocmod/micropython.
 include("$(MPY_DIR)/extmod/asyncio")
 package("ksock", base_path="..", opt=3)
+package("boards", base_path="..", opt=3)
