@@ -112,3 +112,52 @@ def test_poll_nval_and_rlimit():
         finally:
             K.setrlimit_nofile(old)
     sim(run)
+
+
+def test_dropin_select_with_asyncio_streams():
+    import sys
+    try:
+        import asyncio
+    except ImportError:
+        skip("no asyncio in this firmware")
+    import ksock.socket as ks
+    import ksock.select as kselect
+    old = sys.modules.get("select")
+    sys.modules["select"] = kselect
+    try:
+        del sys.modules["asyncio.core"]  # re-import so asyncio binds our select
+    except KeyError:
+        pass
+    K.close_range(3)
+    a, b = K.socketpair(1, 1)
+    sa, sb = ks.socket(1, 1, 0, fileno=a), ks.socket(1, 1, 0, fileno=b)
+    sa.setblocking(False)
+    sb.setblocking(False)
+    got = []
+
+    async def writer():
+        w = asyncio.StreamWriter(sa, {})
+        for i in range(3):
+            await asyncio.sleep_ms(5)
+            w.write(b"m%d\n" % i)
+            await w.drain()
+
+    async def reader():
+        r = asyncio.StreamReader(sb)
+        for i in range(3):
+            got.append(await r.readline())
+
+    async def main():
+        asyncio.create_task(writer())
+        await reader()
+    try:
+        asyncio.run(main())
+        p = kselect.poll()
+        p.register(sa, kselect.POLLOUT)
+        assert p.poll(0) == [(sa, kselect.POLLOUT)]
+        p.close()
+    finally:
+        if old is not None:
+            sys.modules["select"] = old
+        K.close_range(3)
+    assert got == [b"m0\n", b"m1\n", b"m2\n"]
