@@ -5,7 +5,7 @@ PY := $(ROOT)/.venv/bin/python
 TARGET ?= unix
 PYTEST_ARGS ?=
 
-.PHONY: all deps host-deps run test test-unix test-nocmod test-qemu test-natmod test-jonnor bench clean help
+.PHONY: all deps host-deps run test test-unix test-nocmod test-qemu test-natmod test-jonnor test-w5500 flash bench clean help
 all: firmware-all
 
 help:
@@ -13,6 +13,8 @@ help:
 	@echo "make run       boot ksock on TARGET=unix|qemu in its own network namespace"
 	@echo "make test      the whole suite: unix, unix-nocmod, qemu, unix-natmod, unix-jonnor (what CI runs)"
 	@echo "make bench     benchmarks -> build/bench/results.json"
+	@echo "make firmware BOARD=UNIX|QEMU_MPS2_AN385|W5500_EVB_PICO|ESP32_W5500   one board's firmware"
+	@echo "make flash BOARD=... PORT=/dev/ttyUSB0 [IMAGE=file]   flash a board and deploy ksock (docs/rig.md)"
 
 include firmware/build.mk
 
@@ -26,12 +28,24 @@ host-deps:
 run: firmware-all
 	$(PY) -m host_tools.run --target=$(TARGET)
 
-test: firmware-all
+test: firmware-all rp2
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix
+	$(PY) -m pytest $(W5500_TESTS) $(PYTEST_ARGS) --target=unix-w5500
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix-nocmod
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=qemu
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix-natmod
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix-jonnor
+
+# The W5500 driver on the register-level model, bridged to a veth (docs/w5500.md)
+W5500_TESTS := tests/host/test_link_ipv4.py tests/host/test_udp_linux.py tests/host/test_ip_malformed.py \
+	tests/device/test_w5500.py tests/device/test_board.py
+test-w5500: firmware-all
+	$(PY) -m pytest $(W5500_TESTS) $(PYTEST_ARGS) --target=unix-w5500
+
+# Flash a board and deploy ksock (host_tools/flash.py); IMAGE= flashes that file
+# instead of building the board's firmware (stock MicroPython on an ESP32).
+flash: $(if $(IMAGE),,firmware-$(BOARD)) bundle
+	$(PY) -m host_tools.flash --board=$(BOARD) $(if $(PORT),--port=$(PORT)) $(if $(IMAGE),--image=$(IMAGE)) $(FLASH_ARGS)
 
 test-natmod test-jonnor: firmware-all
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix-$(patsubst test-%,%,$@)

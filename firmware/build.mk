@@ -31,3 +31,27 @@ natmod: build/mpy-cross/mpy-cross
 	$(MAKE) -s -C $(ROOT)/firmware/natmod ROOT=$(ROOT)
 
 firmware-all: unix unix-nocmod qemu natmod
+
+# One board at a time: `make firmware BOARD=UNIX|QEMU_MPS2_AN385|W5500_EVB_PICO|ESP32_W5500`
+# (boards/<BOARD>.py). rp2 comes from Debian packages (firmware/rp2-build.sh);
+# ESP32 needs the user's ESP-IDF (firmware/esp32-build.sh says what is missing).
+BOARD ?= UNIX
+FW_BOARDS := UNIX QEMU_MPS2_AN385 W5500_EVB_PICO ESP32_W5500
+.PHONY: firmware rp2 esp32 bundle $(addprefix firmware-,$(FW_BOARDS))
+firmware: firmware-$(BOARD)
+firmware-UNIX: unix unix-nocmod natmod
+firmware-QEMU_MPS2_AN385: qemu
+firmware-W5500_EVB_PICO: rp2
+firmware-ESP32_W5500: esp32
+firmware-%:
+	@echo "make firmware: unknown BOARD=$* (boards: $(FW_BOARDS))" >&2; exit 2
+
+rp2: build/mpy-cross/mpy-cross
+	@bash $(ROOT)/firmware/rp2-build.sh
+
+esp32: build/mpy-cross/mpy-cross
+	@bash $(ROOT)/firmware/esp32-build.sh
+
+# .mpy bundle + package.json for stock firmware: build/bundle/$(BOARD)/
+bundle: build/mpy-cross/mpy-cross natmod
+	@$(PY) $(ROOT)/firmware/bundle.py $(BOARD)

@@ -20,7 +20,7 @@ for d in pico-sdk tinyusb mbedtls; do
 done
 export CMAKE_ARGS="-DPICO_NO_PICOTOOL=1 -DMICROPY_LIB_DIR=$ROOT/build/mpy-lib"
 export MICROPY_MPYCROSS="$ROOT/build/mpy-cross/mpy-cross"
-make -s -C "$MPY/ports/rp2" BOARD_DIR="$ROOT/firmware/rp2/KSOCK_W5500_EVB_PICO" BUILD="$OUT" \
+make -s -C "$MPY/ports/rp2" BOARD=KSOCK_W5500_EVB_PICO BOARD_DIR="$ROOT/firmware/rp2/KSOCK_W5500_EVB_PICO" BUILD="$OUT" \
     USER_C_MODULES="$ROOT/firmware/cmodules/micropython.cmake" -j"${JOBS:-$(nproc)}"
 if [ ! -f "$OUT/firmware.uf2" ] || [ "$OUT/firmware.bin" -nt "$OUT/firmware.uf2" ]; then
     # rp2040 family id 0xe48bff56, flash at 0x10000000: byte-identical to picotool's UF2
