@@ -1,46 +1,222 @@
-"""`make run`: boot ksock on a target inside its own network namespace, with the
-Linux kernel as the peer on a veth (unix) or tap (QEMU), and print its status.
+"""`make run`: ksock in its own network namespace running the demo server
+(ksock/examples/demo_server.py) through the launcher (`micropython -m ksock.run`),
+with the Linux kernel as the peer on a veth (unix) or tap (QEMU). It serves UDP
+echo on port 7 and, once the stack has TCP, TCP echo on 7 and an HTTP page with
+ksock's socket table and counters on 80. Ctrl-C stops it and removes everything.
 
-    python -m host_tools.run --target=unix|qemu [--keep]
+    python -m host_tools.run --target=unix|unix-nocmod|qemu [--check] [--status]
+
+--check: bring it up, exercise it from the Linux side once (UDP echo, HTTP when
+TCP is there), print the results and stop (exit status 0 when all worked).
+--status: only boot the target and print its bring-up report (the old `make run`).
 """
 import argparse
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import sys
+import threading
+import time
 
 from hil import netns
-from hil.targets import make_target
+from hil.targets import BUILD, ROOT, make_target
+
+DEMO = os.path.join(ROOT, "ksock", "examples", "demo_server.py")
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--target", default="unix", help="unix | unix-nocmod | qemu")
-    ap.add_argument("--keep", action="store_true", help="stay up until Ctrl-C")
-    a = ap.parse_args(argv)
-    ok, why = netns.available()
-    if not ok:
-        sys.exit("make run: %s" % why)
-    netns.reap_stale()
+def _tcp_in_tree():
+    return os.path.exists(os.path.join(ROOT, "ksock", "net", "ipv4", "tcp_ipv4.py"))
+
+
+def check_udp_echo(lk, port=7, tries=20):
+    with lk.peer.entered():
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.settimeout(0.5)
+    try:
+        for _ in range(tries):
+            c.sendto(b"hello ksock", (lk.tgt_ip, port))
+            try:
+                data, addr = c.recvfrom(100)
+                return data == b"hello ksock" and addr == (lk.tgt_ip, port)
+            except socket.timeout:
+                continue
+        return False
+    finally:
+        c.close()
+
+
+def check_http(lk):
+    """GET / from the Linux side (curl when installed, else a CPython socket)."""
+    if shutil.which("curl"):
+        r = subprocess.run(["ip", "netns", "exec", lk.peer.name, "curl", "-s", "-m", "10",
+                            "http://%s/" % lk.tgt_ip], capture_output=True, text=True)
+        return r.returncode == 0 and "/proc/net/snmp" in r.stdout, r.stdout
+    with lk.peer.entered():
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.settimeout(10)
+    try:
+        c.connect((lk.tgt_ip, 80))
+        c.sendall(b"GET / HTTP/1.0\r\nHost: ksock\r\n\r\n")
+        out = b""
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            out += d
+        text = out.decode("utf-8", "replace")
+        return text.startswith("HTTP/1.0 200") and "/proc/net/snmp" in text, text
+    except OSError as e:
+        return False, str(e)
+    finally:
+        c.close()
+
+
+def _checks(lk, tcp):
+    ok = check_udp_echo(lk)
+    print("check: UDP echo on %s:7 from Linux: %s" % (lk.tgt_ip, "ok" if ok else "FAILED"))
+    if tcp:
+        hok, text = check_http(lk)
+        print("check: HTTP GET http://%s/ from Linux: %s" % (lk.tgt_ip, "ok" if hok else "FAILED"))
+        ok = ok and hok
+    return ok
+
+
+def _howto(lk, tcp):
+    print("from the Linux side (namespace %s, %s on %s):" % (lk.peer.name, lk.peer_ip, lk.peer_if))
+    print("  ip netns exec %s sh -c 'echo hi | nc -u -w1 %s 7'" % (lk.peer.name, lk.tgt_ip))
+    if tcp:
+        print("  ip netns exec %s curl http://%s/" % (lk.peer.name, lk.tgt_ip))
+        print("  ip netns exec %s nc %s 7" % (lk.peer.name, lk.tgt_ip))
+
+
+def run_unix(a, lk):
+    binary = os.path.join(BUILD, a.target, "micropython")
+    env = dict(os.environ)
+    env.setdefault("MICROPYPATH", ".frozen")
+    cmd = ["ip", "netns", "exec", lk.tgt.name, binary, "-X", "heapsize=8M", "-m", "ksock.run",
+           "--iface", lk.tgt_if, "--addr", "%s/%d" % (lk.tgt_ip, lk.prefix), "--gw", lk.peer_ip, DEMO]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                         cwd=BUILD, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    lines = []
+
+    def pump():
+        for line in p.stdout:
+            lines.append(line)
+            print("ksock| " + line, end="", flush=True)
+    th = threading.Thread(target=pump, daemon=True)
+    th.start()
+    ok = False
+    try:
+        deadline = time.monotonic() + 30
+        while not any("demo: ready" in x for x in lines):
+            if p.poll() is not None or time.monotonic() > deadline:
+                print("make run: the demo did not come up")
+                return 1
+            time.sleep(0.05)
+        tcp = not any("TCP not in this stack" in x for x in lines)
+        print("ksock on %s in netns %s at %s/%d; Linux peer %s on %s" % (
+            a.target, lk.tgt.name, lk.tgt_ip, lk.prefix, lk.peer_ip, lk.peer_if))
+        ok = _checks(lk, tcp)
+        if not a.check:
+            _howto(lk, tcp)
+            print("up; Ctrl-C to stop")
+            p.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGINT)  # the launcher tears the stack down
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        th.join(2)
+    return 0 if ok else 1
+
+
+def run_qemu(a, lk):
+    """The board: the same launcher, driven over the raw REPL; the demo file goes
+    to the board's RAM filesystem."""
+    t = make_target("qemu", netns=lk.target_ns,
+                    nic="tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac))
+    ok = False
+    box = {}
+    try:
+        t.start()
+        with open(DEMO) as f:
+            t.put("/ram/demo_server.py", f.read())
+        max_ms = 15000 if a.check else 1 << 29
+        code = ("import ksock.run\nksock.run.main(['--iface', 'eth0', '--addr', '%s/%d', '--gw', '%s', "
+                "'/ram/demo_server.py', '--max-ms', '%d'])\n" % (lk.tgt_ip, lk.prefix, lk.peer_ip, max_ms))
+
+        def go():
+            try:
+                box["out"] = t.exec(code, timeout=max_ms / 1000 + 30)
+            except Exception as e:  # noqa: BLE001 - reported below
+                box["err"] = e
+        th = threading.Thread(target=go, daemon=True)
+        th.start()
+        time.sleep(3)
+        tcp = _tcp_in_tree()
+        print("ksock on qemu (netns %s) at %s/%d; Linux peer %s on %s" % (
+            lk.target_ns, lk.tgt_ip, lk.prefix, lk.peer_ip, lk.peer_if))
+        ok = _checks(lk, tcp)
+        if not a.check:
+            _howto(lk, tcp)
+            print("up; Ctrl-C to stop")
+        th.join()
+        if "err" in box:
+            print("board: %s" % box["err"])
+            ok = False
+        else:
+            print(box.get("out", ""), end="")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        t.stop()
+    return 0 if ok else 1
+
+
+def status(a):
     lk = netns.Link(tap=(a.target == "qemu"))
     kw = {"netns": lk.target_ns}
     if a.target == "qemu":
         kw["nic"] = "tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac)
     t = make_target(a.target, **kw)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         t.start()
         print("ksock on %s in netns %s; Linux peer %s on %s (%s/24)" % (
             a.target, lk.target_ns, lk.peer.name, lk.peer_if, lk.peer_ip))
         print(t.exec("import ksock.boot\nksock.boot.print_status()"), end="")
-        if a.keep:
-            print("up; Ctrl-C to stop")
-            signal.pause()
-    except KeyboardInterrupt:
-        pass
     finally:
         t.stop()
         lk.delete()
     return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--target", default="unix", help="unix | unix-nocmod | qemu")
+    ap.add_argument("--check", action="store_true", help="exercise the demo once from Linux, then stop")
+    ap.add_argument("--status", action="store_true", help="only print the target's bring-up report")
+    ap.add_argument("--keep", action="store_true", help="(default) stay up until Ctrl-C")
+    a = ap.parse_args(argv)
+    ok, why = netns.available()
+    if not ok:
+        sys.exit("make run: %s" % why)
+    netns.reap_stale()
+    if a.status:
+        return status(a)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    lk = netns.Link(tap=(a.target == "qemu"))
+    try:
+        return run_qemu(a, lk) if a.target == "qemu" else run_unix(a, lk)
+    finally:
+        lk.delete()
 
 
 if __name__ == "__main__":

@@ -131,7 +131,10 @@ def install():
     if kselect is not None:
         sys.modules["select"] = kselect
         sys.modules["uselect"] = kselect
-    import time
+    try:
+        import time
+    except ImportError:
+        return
     sys.modules["time"] = sys.modules["utime"] = _time(time)
 
 
@@ -155,6 +158,11 @@ def main(argv):
     except ValueError as e:
         print("ksock.run: %s\n%s" % (e.args[0], USAGE))
         raise SystemExit(2)
+    try:
+        import micropython
+        micropython.kbd_intr(3)  # `-m` skips the SIGINT handler a script gets: Ctrl-C -> KeyboardInterrupt
+    except (ImportError, AttributeError):
+        pass
     bring_up(opt["iface"], opt["addr"], opt["gw"], opt["board"])
     install()
     try:

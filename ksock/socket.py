@@ -67,39 +67,13 @@ def _addr(a):
     return a
 
 
-def _datagram_poll(sock):
-    """datagram_poll() (net/core/datagram.c) for ops tables without a poll entry
-    yet; ksock's own f_op->poll answers instead as soon as the stack has one."""
-    from ksock.net.core import skbuff
-    sk = sock.sk
-    mask = 0
-    if sk.sk_err:
-        mask |= 0x8
-    sh = sk.sk_shutdown
-    if sh & 1:
-        mask |= 0x2041  # POLLRDHUP | POLLIN | POLLRDNORM
-    if sh == 3:
-        mask |= 0x10
-    if skbuff.skb_queue_len(sk.sk_receive_queue):
-        mask |= 0x41
-    if not sh & 2:
-        mask |= 0x304  # POLLOUT | POLLWRNORM | POLLWRBAND
-    return mask
-
-
 def _fd_poll(fd):
     """Linux poll bits of ksock's fd, as poll(2) with a zero timeout would give."""
     f = _fdtable.fdget(fd)
     if f is None:
         return 0x20  # POLLNVAL
     op = f.f_op.poll
-    if op is None:
-        return 0
-    from ksock.net import socket as net_socket
-    s = net_socket.sock_from_file(f)
-    if s is not None and s.ops.poll is net_socket.sock_no_poll:
-        return _datagram_poll(s)
-    return op(f)
+    return 0 if op is None else op(f)
 
 
 class socket(io.IOBase):
