@@ -134,3 +134,41 @@ class Link:
         for ns in (self.tgt, self.peer):
             if ns:
                 ns.delete()
+
+
+class RigLink(Link):
+    """A real board's link on a rig: the host NIC cabled to the board (`iface`)
+    is moved into a peer namespace made for the test, so the Linux kernel there
+    is the board's peer exactly as with a veth, and nothing else on the host is
+    addressed. delete() moves the NIC back to the namespace it came from.
+    `from_ns` names that namespace (None: the host's)."""
+
+    def __init__(self, iface, subnet="192.168.50", prefix=24, tgt_mac=None, from_ns=None):
+        self.subnet = subnet
+        self.prefix = prefix
+        self.peer_ip = subnet + ".1"
+        self.tgt_ip = subnet + ".2"
+        self.tgt_mac = tgt_mac  # the board's MAC: read from the target after bring-up
+        self.tgt = None
+        self.tgt_if = None
+        self.peer_if = iface
+        self.from_ns = from_ns
+        self.peer = NetNS("r")
+        try:
+            sh("ip", "link", "set", iface, "netns", self.peer.name, ns=from_ns)
+            self.peer.run("ip", "link", "set", iface, "up")
+            self.peer.run("ip", "addr", "add", "%s/%d" % (self.peer_ip, prefix), "dev", iface)
+        except Exception:
+            self.delete()
+            raise
+
+    @property
+    def target_ns(self):
+        return None  # the board is on the other end of a cable
+
+    def delete(self):
+        # a physical NIC would return to the host on its own; a veth would die
+        back = self.from_ns if self.from_ns else "1"
+        self.peer.run("ip", "addr", "flush", "dev", self.peer_if, check=False)
+        self.peer.run("ip", "link", "set", self.peer_if, "netns", back, check=False)
+        self.peer.delete()

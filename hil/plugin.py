@@ -35,7 +35,11 @@ def require_env(ok, reason):
 def pytest_addoption(parser):
     g = parser.getgroup("hil", "ksock targets")
     g.addoption("--target", default="unix", help="unix | unix-nocmod | unix-natmod | unix-jonnor | unix-w5500 | qemu | serial:PATH")
-    g.addoption("--board", default=None, help="board description name (boards/)")
+    g.addoption("--board", default=None, help="board description name (boards/) of a serial target")
+    g.addoption("--peer-iface", default=None, help="serial target: the host NIC cabled to the board (rig)")
+    g.addoption("--peer-netns", default=None, help="namespace holding --peer-iface (default: the host's)")
+    g.addoption("--flash", action="store_true", help="serial target: flash --board once per session "
+                "(skipped when build/hil-flash-cache.json says the image is on it)")
     g.addoption("--hil-log", default=None, help="append the raw serial transcript to this file")
 
 
@@ -193,7 +197,14 @@ def pytest_sessionstart(session):
             if spec == "qemu":
                 import shutil
                 require_env(shutil.which("qemu-system-arm"), "qemu-system-arm not installed")
-            state["t"] = make_target(spec, log=_log_fn(session.config)).start()
+            board = session.config.getoption("--board")
+            if spec.startswith("serial:") and board and session.config.getoption("--flash"):
+                from hil.flashcache import ensure_flashed
+                ensure_flashed(board, spec.split(":", 1)[1])
+            t = make_target(spec, log=_log_fn(session.config))
+            if spec.startswith("serial:") and board:
+                t.board, t.nic_driver = board, "board"  # netstack.ATTACH["board"]
+            state["t"] = t.start()
         return state["t"]
 
     session._hil_state = state
@@ -288,7 +299,8 @@ def netns_target(request, netns_ok):
     require_env(*netns_ok)
     spec = target_spec(request.config)
     if spec.startswith("serial:"):
-        pytest.skip("a serial board's network is the rig's, not a namespace (use --peer-iface)")
+        yield from _rig_target(request)
+        return
     lk = _netns.Link(tap=(spec == "qemu"))
     kw = {"netns": lk.target_ns, "log": _log_fn(request.config)}
     if spec == "qemu":
@@ -299,6 +311,29 @@ def netns_target(request, netns_ok):
         yield t, lk
     finally:
         t.stop()
+        lk.delete()
+
+
+def _rig_target(request):
+    """A board on a rig: its Ethernet is cabled to --peer-iface, which moves into a
+    peer namespace for the test (hil/netns.RigLink); the session's serial target
+    is reused (one open serial line), soft-reset."""
+    iface = request.config.getoption("--peer-iface")
+    board = request.config.getoption("--board")
+    if not iface or not board:
+        pytest.skip("a serial board's network needs --board=NAME and --peer-iface=IFACE (docs/rig.md)")
+    from hil.targets import ROOT
+    import sys
+    sys.path.insert(0, ROOT)
+    net = __import__("boards." + board, None, None, ("BOARD",)).BOARD["net"]
+    subnet = net["ip"].split("/")[0].rsplit(".", 1)[0]
+    lk = _netns.RigLink(iface, subnet=subnet, prefix=int(net["ip"].split("/")[1]),
+                        from_ns=request.config.getoption("--peer-netns"))
+    try:
+        t = request.session._hil_target()
+        t.soft_reset()
+        yield t, lk
+    finally:
         lk.delete()
 
 

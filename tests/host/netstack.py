@@ -17,13 +17,19 @@ ATTACH = {
     "qemu": "from ksock.drivers.lan9118 import Lan9118\nstack.add_dev(Lan9118('eth0'))",
     # unix-w5500: the W5500 driver on the register-level model (hil/w5500_model.py) bridged to the veth
     "w5500": "import w5500_model\nw5500_model.attach(%(ifname)r, 'eth0')",
+    # a real board (--board): the NIC its description names, wired as described
+    "board": "from ksock import board as _b\nstack.add_dev(_b.make_nic(_b.load(%(board)r), 'eth0'))",
 }
 
 
 def bring_up(t, lk):
-    p = {"ifname": lk.tgt_if, "ip": lk.tgt_ip, "prefix": lk.prefix, "gw": lk.peer_ip}
+    p = {"ifname": lk.tgt_if, "ip": lk.tgt_ip, "prefix": lk.prefix, "gw": lk.peer_ip,
+         "board": getattr(t, "board", None)}
     p["attach"] = ATTACH[t.nic_driver or t.platform] % p
     t.exec(UP % p)
+    if lk.tgt_mac is None:  # a board on a rig: its MAC comes from its NIC
+        lk.tgt_mac = t.eval("':'.join('%02x' % b for b in "
+                            "__import__('ksock.net.core.dev').net.core.dev.dev_get_by_name('eth0').dev_addr)")
 
 
 def serve_while(t, ms, action):
