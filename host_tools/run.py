@@ -50,9 +50,9 @@ def check_udp_echo(lk, port=7, tries=20):
 def check_http(lk):
     """GET / from the Linux side (curl when installed, else a CPython socket)."""
     if shutil.which("curl"):
-        r = subprocess.run(["ip", "netns", "exec", lk.peer.name, "curl", "-s", "-m", "10",
+        r = subprocess.run(["ip", "netns", "exec", lk.peer.name, "curl", "-sS", "-m", "10",
                             "http://%s/" % lk.tgt_ip], capture_output=True, text=True)
-        return r.returncode == 0 and "/proc/net/snmp" in r.stdout, r.stdout
+        return r.returncode == 0 and "/proc/net/snmp" in r.stdout, r.stdout + r.stderr
     with lk.peer.entered():
         c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     c.settimeout(10)
@@ -79,6 +79,8 @@ def _checks(lk, tcp):
     if tcp:
         hok, text = check_http(lk)
         print("check: HTTP GET http://%s/ from Linux: %s" % (lk.tgt_ip, "ok" if hok else "FAILED"))
+        if not hok:
+            print(text[-2000:])
         ok = ok and hok
     return ok
 

@@ -99,12 +99,18 @@ def tear_down():
 
 
 class _time:
-    """The `time` module with sleeps that serve the network meanwhile."""
+    """The `time` module with sleeps that serve the network meanwhile (and ticks
+    from ksock.compat on a firmware built without `time`, as the QEMU board's)."""
 
     def __init__(self, t):
-        for k in dir(t):
-            if not k.startswith("__") and not k.startswith("sleep"):
-                setattr(self, k, getattr(t, k))
+        if t is None:
+            from ksock import compat
+            t = compat
+            names = ("ticks_ms", "ticks_us", "ticks_diff", "ticks_add")
+        else:
+            names = [k for k in dir(t) if not k.startswith("__") and not k.startswith("sleep")]
+        for k in names:
+            setattr(self, k, getattr(t, k))
         self.__name__ = "time"
 
     def sleep_ms(self, ms):
@@ -134,7 +140,7 @@ def install():
     try:
         import time
     except ImportError:
-        return
+        time = None
     sys.modules["time"] = sys.modules["utime"] = _time(time)
 
 
