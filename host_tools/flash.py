@@ -78,7 +78,8 @@ def check_image(desc, path):
         hint = "run `make firmware BOARD=%s`" % name
         if fl["method"] == "esptool":
             hint += " (needs ESP-IDF) or pass IMAGE= a stock MicroPython .bin for %s" % fl["chip"].upper()
-        raise FlashError("firmware image %s missing: %s" % (os.path.relpath(path, ROOT), hint))
+        shown = os.path.relpath(path, ROOT) if os.path.abspath(path).startswith(ROOT + os.sep) else path
+        raise FlashError("firmware image %s missing: %s" % (shown, hint))
     if fl["method"] == "uf2":
         _, fams, lo, hi = uf2_info(path)
         if fams and fl["family"] not in fams:
