@@ -41,6 +41,7 @@ def pytest_addoption(parser):
     g.addoption("--flash", action="store_true", help="serial target: flash --board once per session "
                 "(skipped when build/hil-flash-cache.json says the image is on it)")
     g.addoption("--hil-log", default=None, help="append the raw serial transcript to this file")
+    g.addoption("--hil-pcap", default=None, help="write each network test's frames to DIR/<test>.pcap")
 
 
 def pytest_configure(config):
@@ -306,12 +307,26 @@ def netns_target(request, netns_ok):
     if spec == "qemu":
         kw["nic"] = "tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac)
     t = make_target(spec, **kw)
+    cap = _pcap(request, lk)
     try:
         t.start()
         yield t, lk
     finally:
         t.stop()
+        if cap:
+            cap.stop()
         lk.delete()
+
+
+def _pcap(request, lk):
+    """--hil-pcap=DIR: the peer side's frames of this test (host_tools/pcap.py)."""
+    d = request.config.getoption("--hil-pcap")
+    if not d:
+        return None
+    from host_tools.pcap import Capture
+    os.makedirs(d, exist_ok=True)
+    name = re.sub(r"[^\w.-]", "_", request.node.name)
+    return Capture(lk.peer_if, os.path.join(d, name + ".pcap"), netns=lk.peer.name).start()
 
 
 def _rig_target(request):
@@ -329,11 +344,14 @@ def _rig_target(request):
     subnet = net["ip"].split("/")[0].rsplit(".", 1)[0]
     lk = _netns.RigLink(iface, subnet=subnet, prefix=int(net["ip"].split("/")[1]),
                         from_ns=request.config.getoption("--peer-netns"))
+    cap = _pcap(request, lk)
     try:
         t = request.session._hil_target()
         t.soft_reset()
         yield t, lk
     finally:
+        if cap:
+            cap.stop()
         lk.delete()
 
 
