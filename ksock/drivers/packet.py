@@ -13,6 +13,23 @@ SOL_PACKET = 263
 PACKET_IGNORE_OUTGOING = 23  # do not read back our own transmissions
 
 
+MSG_DONTWAIT = 0x40
+# recv(2)/send(2) straight into/out of the skb's buffer through ffi: the socket
+# object's readinto() reads "exactly" len bytes, so a second frame queued
+# behind the first would be read truncated into the tail of the buffer (and
+# lost); recv() on the object allocates a bytes per frame. Interpreters
+# without ffi (PyPI's prebuilt unix port) fall back to recv()/send().
+try:
+    import ffi
+    import uctypes
+    _libc = ffi.open("libc.so.6")
+    _recv = _libc.func("i", "recv", "ipii")
+    _send = _libc.func("i", "send", "ilii")
+    _addr = uctypes.addressof
+except (ImportError, OSError, AttributeError):
+    _recv = _send = None
+
+
 def _sysfs(ifname, attr):
     with open("/sys/class/net/%s/%s" % (ifname, attr)) as f:
         return f.read().strip()
@@ -38,6 +55,7 @@ class PacketDev(netdev.net_device):
             pass  # kernels before 4.20: outgoing frames are filtered by source MAC below
         s.setblocking(False)
         self.sock = s
+        self.fd = s.fileno()
         return 0
 
     def ndo_stop(self):
@@ -57,7 +75,11 @@ class PacketDev(netdev.net_device):
                 mv = memoryview(skb.buf)
                 for i in range(skb.data + n, skb.data + 60):
                     mv[i] = 0
-            self.sock.send(memoryview(skb.buf)[skb.data:skb.data + skb.len])
+            if _send is not None:
+                if _send(self.sock.fileno(), _addr(skb.buf) + skb.data, skb.len, MSG_DONTWAIT) < 0:
+                    return -105  # ENOBUFS: the kernel's queue is full; TCP retransmits
+            else:
+                self.sock.send(memoryview(skb.buf)[skb.data:skb.data + skb.len])
             return 0
         except OSError as e:
             return -e.args[0]
@@ -72,11 +94,17 @@ class PacketDev(netdev.net_device):
             if skb is None:
                 st.rx_dropped += 1  # pool empty: leave the frame in the kernel
                 break
-            try:
-                got = self.sock.readinto(skb.buf)
-            except OSError:
-                got = None
-            if not got:
+            if _recv is not None:
+                got = _recv(self.fd, skb.buf, len(skb.buf), MSG_DONTWAIT)
+            else:
+                try:
+                    b = self.sock.recv(len(skb.buf))
+                except OSError:
+                    b = None
+                got = len(b) if b else 0
+                if got:
+                    skb.buf[:got] = b
+            if got <= 0:
                 skbuff.kfree_skb(skb)
                 break
             skbuff.skb_put(skb, got)

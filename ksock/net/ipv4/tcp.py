@@ -171,7 +171,6 @@ def tcp_done(sk):
     tcp_set_state(sk, TCP_CLOSE)
     tcp_clear_xmit_timers(sk)
     sk.sk_shutdown = SHUTDOWN_MASK
-    sock_set_flag(sk, SOCK_DONE)
     if not sock_flag(sk, SOCK_DEAD):
         sk.sk_state_change(sk)
     else:

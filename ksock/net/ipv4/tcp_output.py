@@ -209,8 +209,9 @@ def tcp_write_xmit(sk):
             flags = _ACK | _PSH
             if sk.fin_queued:
                 flags |= _FIN
-        if tcp_transmit(sk, nxt, n, flags):
-            break
+        err = tcp_transmit(sk, nxt, n, flags)
+        if err and err != -105:
+            sk.sk_err_soft = -err  # a local drop is a loss: the RTO resends it
         nxt += n + (flags & _FIN)
         sk.snd_nxt = nxt
         if nxt - sk.snd_max > 0:
@@ -220,11 +221,11 @@ def tcp_write_xmit(sk):
             sk.rtt_ts = ktime.clock.now_ms()
         sent += 1
     if sk.fin_queued and sk.snd_nxt == end and sk.snd_una + sk.snd_wnd - end >= 0:
-        if not tcp_transmit(sk, end, 0, _ACK | _FIN):  # a lone FIN
-            sk.snd_nxt = end + 1
-            if end + 1 - sk.snd_max > 0:
-                sk.snd_max = end + 1
-            sent += 1
+        tcp_transmit(sk, end, 0, _ACK | _FIN)  # a lone FIN (lost if the device fails)
+        sk.snd_nxt = end + 1
+        if end + 1 - sk.snd_max > 0:
+            sk.snd_max = end + 1
+        sent += 1
     if sent:
         _rto_arm_if_idle(sk)
     return sent
