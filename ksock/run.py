@@ -89,11 +89,52 @@ def bring_up(iface=None, addr=None, gw=None, board=None):
             stack.ip_route_add("0.0.0.0/0", via=gw)
 
 
+def env_up():
+    """Bring-up from the environment, for a `socket.py` that shadows the built-in
+    on sys.path (how MicroPython's own test suites are pointed at ksock):
+    KSOCK_IFACE, KSOCK_ADDR (CIDR), KSOCK_GW, KSOCK_BOARD; idempotent."""
+    from ksock import stack
+    if stack._up[0]:
+        return
+    import os
+    g = os.getenv
+    bring_up(g("KSOCK_IFACE"), g("KSOCK_ADDR"), g("KSOCK_GW"), g("KSOCK_BOARD"))
+    if hasattr(sys, "atexit"):
+        sys.atexit(tear_down)  # no launcher around the program: tear down when it ends
+
+
+def _tcp_busy():
+    """A TCP sock still has data or a FIN to deliver (tx_queue > 0, or
+    FIN_WAIT1 / CLOSING / LAST_ACK in /proc/net/tcp)."""
+    from ksock import stack
+    try:
+        text = stack.proc_net("tcp")
+    except OSError:
+        return False
+    for line in text.split("\n")[1:]:
+        f = line.split()
+        if len(f) > 4:
+            st = int(f[3], 16)
+            if st in (4, 9, 11) or (st in (1, 8) and int(f[4].split(":")[0], 16)):
+                return True
+    return False
+
+
+def drain(max_ms=3000):
+    """What the kernel does after a process exits: its closed sockets still send
+    what was queued and their FIN. Here the stack lives in the process, so it
+    runs on (at most max_ms) until that is done."""
+    from ksock.kernel import softirq
+    softirq.wait_event(lambda: not _tcp_busy(), max_ms)
+
+
 def tear_down():
-    """Close every ksock fd and every device: nothing stays open behind the program."""
+    """Close every ksock fd (as exit(2) does), let queued data and FINs go out,
+    then close every device: nothing stays open behind the program."""
     from ksock.fs import fdtable
     from ksock.net.core import dev as netdev
     fdtable.close_range(0, 0x7FFFFFFF)
+    drain()
     for d in netdev.netdevs():
         netdev.dev_close(d)
 
