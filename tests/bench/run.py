@@ -10,13 +10,109 @@ import glob
 import json
 import os
 import shutil
+import socket
 import sys
+import threading
 import time
 
+from hil import netns
 from hil.targets import make_target
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "build", "bench")
+
+
+NET = "# bench: net"  # first line of a script that needs the Linux peer on a veth/tap
+
+
+def udp_peer(lk, stop):
+    """The Linux side of bench_udp.py: sink on 9000, control on 9002 (reset,
+    count, blast SIZE MS -> datagrams to the target's 9001, then the count sent)."""
+    with lk.peer.entered():
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind((lk.peer_ip, 9000))
+    sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
+    sink.setblocking(False)
+    ctl.bind((lk.peer_ip, 9002))
+    ctl.settimeout(0.2)
+    count = [0]
+
+    def drain():
+        while True:
+            try:
+                sink.recv(2048)
+                count[0] += 1
+            except BlockingIOError:
+                return
+
+    def sinker():
+        import select
+        while not stop.is_set():
+            if select.select([sink], [], [], 0.1)[0]:
+                drain()
+    th = threading.Thread(target=sinker, daemon=True)
+    th.start()
+    try:
+        while not stop.is_set():
+            try:
+                msg, addr = ctl.recvfrom(100)
+            except socket.timeout:
+                continue
+            words = msg.split()
+            if words[0] == b"count":
+                time.sleep(0.2)
+                drain()
+                ctl.sendto(b"%d" % count[0], addr)
+            elif words[0] == b"blast":
+                size, ms = int(words[1]), int(words[2])
+                data = bytes(size)
+                n = 0
+                end = time.monotonic() + ms / 1000
+                dst = (lk.tgt_ip, 9001)
+                while time.monotonic() < end:
+                    for _ in range(32):
+                        out.sendto(data, dst)
+                    n += 32
+                    time.sleep(0)
+                ctl.sendto(b"%d" % n, addr)
+            else:  # hello, reset
+                drain()
+                count[0] = 0
+                ctl.sendto(b"ok", addr)
+    finally:
+        stop.set()
+        th.join(1)
+        for s in (sink, ctl, out):
+            s.close()
+
+
+def run_net(spec, path):
+    """A `# bench: net` script: the target in its namespace, Linux on the link."""
+    ok, why = netns.available()
+    if not ok:
+        print("skipping %s on %s: %s" % (os.path.basename(path), spec, why))
+        return []
+    netns.reap_stale()
+    lk = netns.Link(tap=(spec == "qemu"))
+    kw = {"netns": lk.target_ns}
+    if spec == "qemu":
+        kw["nic"] = "tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac)
+    stop = threading.Event()
+    peer = threading.Thread(target=udp_peer, args=(lk, stop), daemon=True)
+    t = make_target(spec, **kw)
+    try:
+        t.start()
+        peer.start()
+        pre = "IFACE = %r\nTGT_IP = %r\nPEER_IP = %r\n" % (
+            "lan9118" if spec == "qemu" else lk.tgt_if, lk.tgt_ip, lk.peer_ip)
+        return t.exec(pre + open(path).read(), timeout=900)
+    finally:
+        stop.set()
+        t.stop()
+        peer.join(3)
+        lk.delete()
 
 
 def run_on(spec, scripts):
@@ -24,9 +120,12 @@ def run_on(spec, scripts):
     t = make_target(spec).start()
     try:
         for path in scripts:
-            t.soft_reset()
-            out = t.exec(open(path).read(), timeout=900)
-            for line in out.splitlines():
+            if open(path).readline().startswith(NET):
+                out = run_net(spec, path)
+            else:
+                t.soft_reset()
+                out = t.exec(open(path).read(), timeout=900)
+            for line in out.splitlines() if out else ():
                 if line.startswith("BENCH "):
                     r = json.loads(line[6:])
                     r["target"] = spec
