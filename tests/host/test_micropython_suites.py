@@ -214,7 +214,7 @@ def run_multi(rig, pair, test):
     return (m.group(1).lower() if m else "error"), out
 
 
-_single = {}
+_single = {}  # per session: one target per pytest run (target_name keeps these on every pass)
 
 
 def _single_results(rig, cfg):
@@ -226,7 +226,7 @@ def _single_results(rig, cfg):
 
 @pytest.mark.parametrize("cfg", CONFIGS)
 @pytest.mark.parametrize("test", single_tests())
-def test_run_tests_suite_on_ksock_passes_what_builtin_passes(rig, test, cfg):
+def test_run_tests_suite_on_ksock_passes_what_builtin_passes(rig, test, cfg, target_name):
     res = _single_results(rig, cfg)
     base, base_out, _ = res["builtin"]
     got, got_out, resdir = res[cfg]
@@ -248,7 +248,7 @@ _multi_base = {}
 
 @pytest.mark.parametrize("pair", ["ksock-ksock", "ksock-linux", "linux-ksock"])
 @pytest.mark.parametrize("test", multi_tests())
-def test_run_multitests_on_ksock_pairs_pass_what_builtin_passes(rig, test, pair):
+def test_run_multitests_on_ksock_pairs_pass_what_builtin_passes(rig, test, pair, target_name):
     if test not in _multi_base:
         _multi_base[test] = run_multi(rig, "builtin-builtin", test)
     base, base_out = _multi_base[test]
