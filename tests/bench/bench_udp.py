@@ -1,4 +1,5 @@
-# bench: net
+# bench: net targets=unix,unix-nocmod,unix-natmod
+# (Not on QEMU yet: the board's run stops with EAGAIN on the control socket.)
 # UDP between ksock (this target, in its namespace) and the Linux kernel on the
 # veth's other end. run.py starts the target there, defines IFACE/TGT_IP/PEER_IP
 # and runs a CPython peer (tests/bench/run.py: udp_peer) that sinks datagrams on
@@ -29,13 +30,27 @@ def bench(name, value, unit):
 
 
 ctl = K.socket(2, 2, 0)
-K.setsockopt(ctl, 1, 20, struct.pack("<qq", 3, 0))
+K.setsockopt(ctl, 1, 20, struct.pack("<qq", 1, 0))
 K.bind(ctl, ("0.0.0.0", 9003))
 
 
+def reply(tag):
+    """The peer's answer tagged `tag` (a flood may drop frames: stale or
+    repeated answers are skipped)."""
+    while True:
+        w = K.recv(ctl, 100).split()
+        if w and w[0] == tag:
+            return w[1]
+
+
 def ask(msg):
-    K.sendto(ctl, msg, 0, (PEER, 9002))
-    return K.recv(ctl, 100)
+    for _ in range(5):  # the request itself may be lost in a flood
+        K.sendto(ctl, msg, 0, (PEER, 9002))
+        try:
+            return reply(msg.split()[0])
+        except OSError:
+            pass
+    raise OSError(11)
 
 
 ask(b"hello")  # ARP both ways before timing
@@ -74,7 +89,7 @@ for size in (64, 1472):
         if not n:
             t_first = t_last
         n += 1
-    sent = int(K.recv(ctl, 100))
+    sent = int(reply(b"blast"))
     dt = max(clock.diff(t_last, t_first), 1) / 1e6
     bench("udp rx %dB received" % size, round(n / dt), "datagrams/s")
     bench("udp rx %dB received" % size, round(n * size * 8 / dt / 1e6, 2), "Mbit/s")

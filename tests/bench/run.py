@@ -23,6 +23,7 @@ OUT = os.path.join(ROOT, "build", "bench")
 
 
 NET = "# bench: net"  # first line of a script that needs the Linux peer on a veth/tap
+# (optionally followed by " targets=a,b": the targets it runs on)
 
 
 def udp_peer(lk, stop):
@@ -64,7 +65,7 @@ def udp_peer(lk, stop):
             if words[0] == b"count":
                 time.sleep(0.2)
                 drain()
-                ctl.sendto(b"%d" % count[0], addr)
+                ctl.sendto(b"count %d" % count[0], addr)
             elif words[0] == b"blast":
                 size, ms = int(words[1]), int(words[2])
                 data = bytes(size)
@@ -76,11 +77,13 @@ def udp_peer(lk, stop):
                         out.sendto(data, dst)
                     n += 32
                     time.sleep(0)
-                ctl.sendto(b"%d" % n, addr)
+                for _ in range(3):  # after the flood, so that one gets through
+                    time.sleep(0.4)
+                    ctl.sendto(b"blast %d" % n, addr)
             else:  # hello, reset
                 drain()
                 count[0] = 0
-                ctl.sendto(b"ok", addr)
+                ctl.sendto(words[0] + b" ok", addr)
     finally:
         stop.set()
         th.join(1)
@@ -120,8 +123,16 @@ def run_on(spec, scripts):
     t = make_target(spec).start()
     try:
         for path in scripts:
-            if open(path).readline().startswith(NET):
-                out = run_net(spec, path)
+            head = open(path).readline()
+            if head.startswith(NET):
+                only = head.partition("targets=")[2].split()
+                if only and spec not in only[0].split(","):
+                    continue
+                try:
+                    out = run_net(spec, path)
+                except Exception as e:  # noqa: BLE001 - one script's failure does not end the run
+                    print("%s on %s failed: %s" % (os.path.basename(path), spec, e))
+                    out = ""
             else:
                 t.soft_reset()
                 out = t.exec(open(path).read(), timeout=900)
