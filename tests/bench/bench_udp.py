@@ -1,5 +1,4 @@
-# bench: net targets=unix,unix-nocmod,unix-natmod
-# (Not on QEMU yet: the board's run stops with EAGAIN on the control socket.)
+# bench: net targets=unix,unix-nocmod,unix-natmod,qemu
 # UDP between ksock (this target, in its namespace) and the Linux kernel on the
 # veth's other end. run.py starts the target there, defines IFACE/TGT_IP/PEER_IP
 # and runs a CPython peer (tests/bench/run.py: udp_peer) that sinks datagrams on
