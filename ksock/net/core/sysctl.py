@@ -16,7 +16,7 @@ _tab = {
     "net.core.rmem_max": 8192 if _BOARD else 4194304,
     "net.core.wmem_max": 8192 if _BOARD else 4194304,
     "net.ipv4.tcp_rmem": (1024, 4096, 8192) if _BOARD else (4096, 131072, 33554432),
-    "net.ipv4.tcp_wmem": (1024, 4096, 8192) if _BOARD else (4096, 16384, 4194304),
+    "net.ipv4.tcp_wmem": (1024, 2048, 8192) if _BOARD else (4096, 16384, 4194304),
     "net.ipv4.tcp_max_syn_backlog": 16 if _BOARD else 2048,
     "net.ipv4.tcp_syncookies": 1,
     "net.ipv4.tcp_keepalive_time": 7200,

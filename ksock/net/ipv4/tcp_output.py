@@ -321,12 +321,17 @@ def tcp_connect_init(sk, rt, rcv_wscale=-1):
     """Rings, MSS, window scale and pseudo-header sum for a connection on route
     `rt`. -ENOBUFS when the heap cannot hold the rings (boards)."""
     rsize = tcp_rcv_ring_size(sk)
-    try:
-        sk.rcv_ring = bytearray(rsize)
-        sk.snd_ring = bytearray(tcp_snd_ring_size(sk))
-    except MemoryError:
-        sk.rcv_ring = sk.snd_ring = None
-        return -105
+    for attempt in (0, 1):
+        try:
+            sk.rcv_ring = bytearray(rsize)
+            sk.snd_ring = bytearray(tcp_snd_ring_size(sk))
+            break
+        except MemoryError:
+            sk.rcv_ring = sk.snd_ring = None
+            if attempt:
+                return -105  # ENOBUFS: the caller counts it (ListenDrops, connect error)
+            import gc
+            gc.collect()  # a fragmented board heap often has room after a collection
     sk.rcv_size = rsize
     sk.sk_dst = rt
     sk.advmss = tcp_advmss(sk, rt)
