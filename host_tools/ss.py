@@ -30,8 +30,8 @@ for _n in %r:
 
 def _addr(s):
     a, p = s.split(":")
-    v = int(a, 16)
-    return "%d.%d.%d.%d" % (v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255), int(p, 16)
+    v = int(a, 16)  # little-endian Linux's format: the first octet is the low byte
+    return "%d.%d.%d.%d" % (v & 255, (v >> 8) & 255, (v >> 16) & 255, v >> 24), int(p, 16)
 
 
 def parse(proto, text):

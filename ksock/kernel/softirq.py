@@ -44,13 +44,25 @@ def do_softirq():
     return work
 
 
+POLL_INTERVAL_MS = 1  # a NIC with no fd to sleep on (LAN9118, W5500) is polled this often
+
+
 def idle(max_ms):
-    """Nothing to do: wait for a frame or the next timer, up to `max_ms`."""
+    """Nothing to do: wait for a frame or the next timer, up to `max_ms`. Only
+    when every device has an fd can the loop sleep until one is readable;
+    otherwise it sleeps one poll interval at a time, so a frame on a board's
+    NIC waits at most that long (not until the next timer)."""
     clk = ktime.clock
     ms = timer.next_timer_in(clk.now_ms(), max_ms)
     if ms <= 0:
         return
-    if _fds and type(clk) is ktime.Clock:
+    real = type(clk) is ktime.Clock
+    if real and ms > POLL_INTERVAL_MS:
+        for p in _pollers:
+            if getattr(p, "idle_poll", True) and not (hasattr(p, "fileno") and p.fileno() >= 0):
+                ms = POLL_INTERVAL_MS
+                break
+    if _fds and real:
         _pollobj.poll(ms)
     else:
         clk.idle(ms)

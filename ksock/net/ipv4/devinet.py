@@ -18,6 +18,12 @@ def addr_to_int(a):
     return (a[0] << 24) | (a[1] << 16) | (a[2] << 8) | a[3]
 
 
+def addr_proc(a):
+    """An address as /proc/net/{tcp,udp} print it on little-endian Linux: the
+    network-order __be32 shown as a host integer (127.0.0.1 -> 0100007F)."""
+    return (a[3] << 24) | (a[2] << 16) | (a[1] << 8) | a[0]
+
+
 def int_to_addr(v):
     return bytes(((v >> 24) & 0xFF, (v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF))
 

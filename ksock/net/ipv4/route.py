@@ -83,10 +83,12 @@ def routes():
 
 
 def proc_net_route():
-    lines = ["Iface\tDestination\tGateway \tFlags\tMask"]
+    """/proc/net/route as Linux prints it (addresses as little-endian hex)."""
+    lines = ["Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT"]
     for pl, net, m, gw, dev in _routes:
-        flags = 0x1 | (0x2 if gw else 0)
-        lines.append("%s\t%s/%d\t%s\t%04X\t%s" % (dev, devinet.inet_ntoa(devinet.int_to_addr(net)), pl,
-                                                 devinet.inet_ntoa(gw) if gw else "0.0.0.0", flags,
-                                                 devinet.inet_ntoa(devinet.int_to_addr(m))))
+        flags = 0x1 | (0x2 if gw else 0)  # RTF_UP | RTF_GATEWAY
+        g = devinet.addr_proc(devinet.inet_aton(gw) if isinstance(gw, str) else gw) if gw else 0
+        lines.append("%s\t%08X\t%08X\t%04X\t0\t0\t0\t%08X\t0\t0\t0" % (
+            dev, devinet.addr_proc(devinet.int_to_addr(net)), g, flags,
+            devinet.addr_proc(devinet.int_to_addr(m))))
     return "\n".join(lines)

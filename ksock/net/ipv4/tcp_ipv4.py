@@ -346,8 +346,8 @@ tcp.tcp_prot.unhash = tcp_v4_unhash
 
 def _line(i, e, st, txq, rxq, uid, ino, tmr):
     return "%4d: %08X:%04X %08X:%04X %02X %08X:%08X %02X:%08X 00000000 %5d        0 %d" % (
-        i, devinet.addr_to_int(e.inet_rcv_saddr or devinet.INADDR_ANY), e.inet_num,
-        devinet.addr_to_int(e.inet_daddr or devinet.INADDR_ANY), e.inet_dport, st, txq, rxq,
+        i, devinet.addr_proc(e.inet_rcv_saddr or devinet.INADDR_ANY), e.inet_num,
+        devinet.addr_proc(e.inet_daddr or devinet.INADDR_ANY), e.inet_dport, st, txq, rxq,
         tmr[0], tmr[1], uid, ino)
 
 
