@@ -406,6 +406,6 @@ def proc_net_udp():
             lines.append("%4d: %08X:%04X %08X:%04X %02X %08X:%08X %5d %d" % (
                 i, devinet.addr_proc(sk.inet_rcv_saddr), sk.inet_num, devinet.addr_proc(sk.inet_daddr),
                 sk.inet_dport, sk.sk_state, 0, sk.sk_rmem_alloc if hasattr(sk, "sk_rmem_alloc") else 0,
-                sk.sk_uid, sk.sk_socket.inode.i_ino if sk.sk_socket is not None and hasattr(sk.sk_socket, "inode") else 0))
+                sk.sk_uid, sk.sk_socket.i_ino if sk.sk_socket is not None else 0))
             i += 1
     return "\n".join(lines)
