@@ -1,0 +1,257 @@
+"""Listen backlog, SYN queue and syncookies under load, ksock vs the Linux
+kernel (differential), and a SYN flood with spoofed sources.
+
+Backlog: a listener with listen(fd, B) that does not accept while N = B + 3
+clients from the peer namespace connect; then it accepts everything. The same
+scenario runs with the listener as a CPython socket on Linux (a namespace of
+its own, the oracle) and as ksock on the target; the clients are Linux in both.
+
+- paced: one connect every 60 ms, the listener running. Every arrival is seen
+  in order by both kernels, so everything must match: B + 1 children in the
+  accept queue (sk_acceptq_is_full is `>`), each later SYN dropped with
+  ListenOverflows and ListenDrops (its client stays in SYN_SENT and retries
+  after 1 s), no SYN-ACK retransmissions, no cookies, then all N connect and
+  deliver once accept() runs, the first B + 1 in FIFO order.
+- burst: all N SYNs fired at once. Linux handles each SYN as it arrives (the
+  handshake completes inside connect()), so its excess SYNs are dropped as in
+  paced. ksock only runs when polled: the SYNs queue on its NIC and it meets
+  them together, before any final ACK, as a kernel behind a slow link would;
+  then Linux's own rules (tcp_conn_request, tcp_check_req) give: B + 1 request
+  socks (qlen > B means full), cookies for the rest (TCPReqQFullDoCookies), the
+  final ACKs make B + 1 children and the cookie ACKs overflow. Must match:
+  ListenOverflows/ListenDrops = N - B - 1, B + 1 immediately acceptable, all
+  N delivered after accept(). Differs (timing, not rules): how many clients see
+  ESTABLISHED at once (Linux B + 1, ksock N via cookies) and the cookie counters.
+"""
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from hil import netns
+from hil.plugin import require_env
+from netstack import bring_up, peer, serve_while, snmp
+
+pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu")
+
+TCP_INFO = 11
+ESTABLISHED, SYN_SENT = 1, 2
+COUNTERS = (("TcpExt", "ListenOverflows"), ("TcpExt", "ListenDrops"), ("Tcp", "RetransSegs"),
+            ("TcpExt", "SyncookiesSent"), ("TcpExt", "SyncookiesRecv"), ("TcpExt", "TCPReqQFullDoCookies"),
+            ("Tcp", "PassiveOpens"))
+GAP = 0.06  # paced: seconds between connects (the target answers a SYN well within it)
+
+
+def linux_counters(ns):
+    """Tcp (/proc/net/snmp) and TcpExt (/proc/net/netstat) of a namespace."""
+    out = {}
+    for f in ("/proc/net/snmp", "/proc/net/netstat"):
+        lines = subprocess.run(["ip", "netns", "exec", ns.name, "cat", f], capture_output=True,
+                               text=True, check=True).stdout.splitlines()
+        for names, vals in zip(lines[::2], lines[1::2]):
+            t = names.split(":")[0]
+            out[t] = dict(zip(names.split()[1:], (int(v) for v in vals.split()[1:])))
+    return out
+
+
+def _delta(after, before):
+    return {n: after[t][n] - before[t][n] for t, n in COUNTERS}
+
+
+def _state(s):
+    return s.getsockopt(socket.IPPROTO_TCP, TCP_INFO, 8)[0]
+
+
+@pytest.fixture
+def linux_pair(netns_ok):
+    """Two Linux hosts over a veth: the Link's target end gets a kernel address."""
+    require_env(*netns_ok)
+    lk = netns.Link()
+    lk.tgt.run("ip", "addr", "add", "%s/%d" % (lk.tgt_ip, lk.prefix), "dev", lk.tgt_if)
+    lk.tgt.run("ethtool", "-K", lk.tgt_if, "tx", "off", check=False)
+    yield lk
+    lk.delete()
+
+
+class Clients:
+    """N non-blocking CPython clients in the peer namespace."""
+
+    def __init__(self, lk, port, n):
+        self.addr = (lk.tgt_ip, port)
+        with lk.peer.entered():
+            self.socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+        for s in self.socks:
+            s.setblocking(False)
+
+    def connect(self, gap):
+        for s in self.socks:
+            s.connect_ex(self.addr)
+            if gap:
+                time.sleep(gap)
+
+    def states(self):
+        return [_state(s) for s in self.socks]
+
+    def finish(self, timeout=15):
+        """Wait for every connect, send each client's index; the indices of
+        those that never connected."""
+        failed = []
+        end = time.monotonic() + timeout
+        for i, s in enumerate(self.socks):
+            while _state(s) == SYN_SENT and time.monotonic() < end:
+                time.sleep(0.02)
+            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) or _state(s) != ESTABLISHED:
+                failed.append(i)
+                continue
+            s.setblocking(True)
+            s.sendall(bytes([i]))
+        return failed
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+
+
+class LinuxListener:
+    def __init__(self, lp):
+        self.lp = lp
+
+    def listen(self, port, backlog):
+        with self.lp.tgt.entered():
+            self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.ls.bind((self.lp.tgt_ip, port))
+        self.ls.listen(backlog)
+
+    def during(self, ms, action):
+        return action()
+
+    def idle_then(self, action):
+        return action()
+
+    def counters(self):
+        return linux_counters(self.lp.tgt)
+
+    def accept_all(self, n, clients):
+        """Accept n children, read one byte from each: [(peer port, byte)] in accept order."""
+        self.ls.settimeout(15)
+        out = []
+        box = {}
+        th = threading.Thread(target=lambda: box.update(f=clients.finish()))
+        th.start()
+        try:
+            for _ in range(n):
+                c, a = self.ls.accept()
+                c.settimeout(15)
+                out.append((a[1], c.recv(1)[0], c))
+        finally:
+            th.join()
+        for _, _, c in out:
+            c.close()
+        self.ls.close()
+        return [(p, b) for p, b, _ in out], box.get("f")
+
+
+class KsockListener:
+    def __init__(self, t):
+        self.t = t
+        t.exec("import ksock.sys as ks\nimport struct")
+
+    def listen(self, port, backlog):
+        self.t.exec("ls = ks.socket(2, 1, 0)\nks.setsockopt(ls, 1, 20, struct.pack('<qq', 15, 0))\n"
+                    "ks.bind(ls, ('0.0.0.0', %d))\nks.listen(ls, %d)" % (port, backlog))
+
+    def during(self, ms, action):
+        return serve_while(self.t, ms, action)
+
+    def idle_then(self, action):
+        """The action runs while ksock is not polling (its frames queue on the NIC)."""
+        return action()
+
+    def counters(self):
+        return snmp(self.t)
+
+    def accept_all(self, n, clients):
+        box = {}
+        th = threading.Thread(target=lambda: box.update(f=clients.finish()))
+        th.start()
+        try:
+            out = self.t.eval("""(lambda n: [(lambda c: (c[1][1], ks.recv(c[0], 1)[0], ks.close(c[0]))[:2])(ks.accept(ls))
+                                   for i in range(n)])(%d)""" % n, timeout=60)
+        finally:
+            th.join()
+        self.t.exec("ks.close(ls)\nstack.serve(50)")
+        return [tuple(x) for x in out], box.get("f")
+
+
+def scenario(side, lk, port, backlog, mode):
+    """One run: returns a dict of what was seen."""
+    n = backlog + 3
+    side.listen(port, backlog)
+    cl = Clients(lk, port, n)
+    before = side.counters()
+    if mode == "paced":
+        def act():
+            cl.connect(GAP)
+            time.sleep(0.25)
+            return cl.states(), side_counters_linux()
+    else:
+        def act():
+            cl.connect(0)
+            return None
+
+    def side_counters_linux():
+        return side.counters() if isinstance(side, LinuxListener) else None
+
+    try:
+        if mode == "paced":
+            states, lc = side.during(int(GAP * 1000 * n + 400), act)
+        else:
+            side.idle_then(act)
+            if isinstance(side, KsockListener):
+                side.t.exec("stack.serve(300)")
+            else:
+                time.sleep(0.3)
+            states, lc = cl.states(), None
+        after = lc or side.counters()
+        ports = [s.getsockname()[1] for s in cl.socks]
+        order, failed = side.accept_all(n, cl)
+    finally:
+        cl.close()
+    return {"n": n, "established": states.count(ESTABLISHED), "syn_sent": states.count(SYN_SENT),
+            "counters": _delta(after, before),
+            "order": [ports.index(p) for p, _ in order], "bytes_ok": all(ports.index(p) == b for p, b in order),
+            "failed": failed}
+
+
+@pytest.mark.parametrize("mode", ["paced", "burst"])
+def test_tcp_listen_backlog_overflow_ksock_matches_linux(netns_target, linux_pair, mode):
+    t, lk = netns_target
+    lin = LinuxListener(linux_pair)
+    ks = KsockListener(t)
+    bring_up(t, lk)
+    serve_while(t, 500, lambda: peer(lk, "ping", "-c", "1", "-W", "1", lk.tgt_ip))  # ARP both ways first
+    results = []
+    for i, b in enumerate((0, 1, 4)):
+        want = scenario(lin, linux_pair, 7100 + i, b, mode)
+        got = scenario(ks, lk, 7100 + i, b, mode)
+        results.append((b, want, got))
+        print("B=%d %s\n  linux %s\n  ksock %s" % (b, mode, want, got))
+    for b, want, got in results:
+        n = b + 3
+        for r in (want, got):
+            c = r["counters"]
+            assert c["ListenOverflows"] == n - b - 1 and c["ListenDrops"] == n - b - 1, (b, want, got)
+            assert r["failed"] == [] and r["bytes_ok"] and sorted(r["order"]) == list(range(n)), (b, want, got)
+            assert r["order"][:b + 1] == list(range(b + 1)), (b, want, got)  # the queue is FIFO
+            assert c["RetransSegs"] == 0 and c["PassiveOpens"] == b + 1, (b, want, got)
+        assert want["established"] == b + 1 and want["syn_sent"] == n - b - 1, (b, want)
+        assert want["counters"]["SyncookiesSent"] == 0, (b, want)
+        if mode == "paced":  # the same arrivals: the same outcome in every figure
+            assert got["established"] == want["established"] and got["syn_sent"] == want["syn_sent"], (b, want, got)
+            assert got["counters"] == want["counters"], (b, want, got)
+        else:  # ksock met the burst at once: cookies for what the SYN queue could not hold
+            assert got["established"] == n and got["syn_sent"] == 0, (b, got)
+            c = got["counters"]
+            assert c["TCPReqQFullDoCookies"] == c["SyncookiesSent"] == c["SyncookiesRecv"] == n - b - 1, (b, got)
