@@ -23,7 +23,7 @@ import time
 from hil import netns
 from hil.targets import BUILD, ROOT, make_target
 
-DEMO = os.path.join(ROOT, "ksock", "examples", "demo_server.py")
+DEMO = os.environ.get("KSOCK_DEMO") or os.path.join(ROOT, "ksock", "examples", "demo_server.py")
 
 
 def _tcp_in_tree():
@@ -141,19 +141,22 @@ def run_unix(a, lk):
 
 
 def run_qemu(a, lk):
-    """The board: the same launcher, driven over the raw REPL; the demo file goes
-    to the board's RAM filesystem."""
+    """The board: the same launcher, driven over the raw REPL, running the demo
+    frozen into the firmware (KSOCK_DEMO=file.py: that file, via the RAM fs)."""
     t = make_target("qemu", netns=lk.target_ns,
                     nic="tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac))
     ok = False
     box = {}
     try:
         t.start()
-        with open(DEMO) as f:
-            t.put("/ram/demo_server.py", f.read())
-        max_ms = 15000 if a.check else 1 << 29
+        prog = "ksock.examples.demo_server"  # frozen: no heap spent compiling it on the board
+        if os.environ.get("KSOCK_DEMO"):
+            with open(DEMO) as f:
+                t.put("/ram/demo_server.py", f.read())
+            prog = "/ram/demo_server.py"
+        max_ms = 12000 if a.check else 1 << 29
         code = ("import ksock.run\nksock.run.main(['--iface', 'eth0', '--addr', '%s/%d', '--gw', '%s', "
-                "'/ram/demo_server.py', '--max-ms', '%d'])\n" % (lk.tgt_ip, lk.prefix, lk.peer_ip, max_ms))
+                "%r, '--max-ms', '%d'])\n" % (lk.tgt_ip, lk.prefix, lk.peer_ip, prog, max_ms))
 
         def go():
             try:

@@ -14,7 +14,8 @@
 # served while the program waits.
 import sys
 
-USAGE = "usage: micropython -m ksock.run --iface IFACE --addr A.B.C.D/P [--gw G] [--board NAME] PROGRAM.py [ARGS]"
+USAGE = ("usage: micropython -m ksock.run --iface IFACE --addr A.B.C.D/P [--gw G] [--board NAME] "
+         "PROGRAM.py|MODULE [ARGS]")
 
 
 def parse_args(argv):
@@ -186,7 +187,14 @@ def install():
 
 
 def run_program(path, args):
+    """Run PROGRAM as __main__: a file, or (no .py suffix) a module, e.g. one
+    frozen into the firmware, which costs no heap to compile (boards)."""
     sys.argv[:] = [path] + list(args)
+    import gc
+    gc.collect()
+    if not path.endswith(".py"):
+        __import__(path)
+        return
     d = path.rpartition("/")[0]
     sys.path[0:0] = [d or "."]  # as `micropython PROGRAM.py`: its directory first
     g = {"__name__": "__main__", "__file__": path}

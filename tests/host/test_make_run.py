@@ -11,7 +11,7 @@ from hil import netns
 from hil.plugin import require_env
 from hil.targets import ROOT
 
-pytestmark = pytest.mark.targets("unix", "unix-nocmod")
+pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu")
 
 
 def test_make_run_demo_reachable_from_linux_and_cleaned_up(netns_ok, target_name):
