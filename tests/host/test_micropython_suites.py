@@ -193,7 +193,8 @@ def run_single(rig, cfg):
     return _results(r.stdout), r.stdout + r.stderr, res
 
 
-def run_multi(rig, pair, test):
+def run_multi(rig, pair, tests):
+    """run-multitests.py over `tests` with the instance pair `pair`: {test: result}, output."""
     if pair == "builtin-builtin":
         a = _wrapper(os.path.join(rig.tmp, "i0"), rig.lk.peer.name, rig.builtin_env(rig.lk.peer_ip))
         b = _wrapper(os.path.join(rig.tmp, "i1"), rig.lk.peer.name, rig.builtin_env(rig.lk.peer_ip))
@@ -206,12 +207,22 @@ def run_multi(rig, pair, test):
     else:  # linux-ksock: the other way round (instance0 is the server in these tests)
         a = _wrapper(os.path.join(rig.tmp, "i0"), rig.lk.peer.name, rig.builtin_env(rig.lk.peer_ip))
         b = _wrapper(os.path.join(rig.tmp, "i1"), rig.lk.tgt.name, rig.ksock_env(rig.lk.tgt_if, rig.lk.tgt_ip))
-    cmd = [sys.executable, "run-multitests.py", "-i", "exec:" + a, "-i", "exec:" + b, test]
-    r = subprocess.run(cmd, cwd=MPTESTS, capture_output=True, text=True, timeout=300,
+    cmd = [sys.executable, "run-multitests.py", "-i", "exec:" + a, "-i", "exec:" + b] + list(tests)
+    r = subprocess.run(cmd, cwd=MPTESTS, capture_output=True, text=True, timeout=600,
                        env=dict(os.environ, MICROPY_CPYTHON3=sys.executable))
     out = r.stdout + r.stderr
-    m = re.search(r"^%s on \S+: (pass|FAIL|skip)" % re.escape(test), out, re.M)
-    return (m.group(1).lower() if m else "error"), out
+    res = {}
+    for t in tests:
+        m = re.search(r"^%s on \S+: (pass|FAIL|skip)" % re.escape(t), out, re.M)
+        res[t] = m.group(1).lower() if m else "error"
+    return res, out
+
+
+def _test_output(out, test):
+    """The part of a run-multitests transcript about one test."""
+    i = out.find(test + " on ")
+    j = out.rfind("\n", 0, i)
+    return out[max(j, 0):][:6000] if i >= 0 else out[-4000:]
 
 
 _single = {}  # per session: one target per pytest run (target_name keeps these on every pass)
@@ -243,16 +254,20 @@ def test_run_tests_suite_on_ksock_passes_what_builtin_passes(rig, test, cfg, tar
         pytest.fail("%s with ksock: %s\n%s" % (test, got.get(test), diff or got_out[-3000:]))
 
 
-_multi_base = {}
+_multi = {}  # pair -> ({test: result}, output), one run per pair
+
+
+def _multi_results(rig, pair):
+    if pair not in _multi:
+        _multi[pair] = run_multi(rig, pair, multi_tests())
+    return _multi[pair]
 
 
 @pytest.mark.parametrize("pair", ["ksock-ksock", "ksock-linux", "linux-ksock"])
 @pytest.mark.parametrize("test", multi_tests())
 def test_run_multitests_on_ksock_pairs_pass_what_builtin_passes(rig, test, pair, target_name):
-    if test not in _multi_base:
-        _multi_base[test] = run_multi(rig, "builtin-builtin", test)
-    base, base_out = _multi_base[test]
+    base = _multi_results(rig, "builtin-builtin")[0][test]
     if base != "pass":
         pytest.skip("the built-in socket does not pass it here either: %s" % base)
-    got, out = run_multi(rig, pair, test)
-    assert got == "pass", out[-4000:]
+    got, out = _multi_results(rig, pair)
+    assert got[test] == "pass", _test_output(out, test)
