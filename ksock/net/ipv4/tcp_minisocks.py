@@ -290,8 +290,9 @@ def tcp_timewait_state_process(tw, skb, th, hl, flags):
             inet_twsk_kill(tw)
         return
     if flags & _SYN and not flags & _ACK and seq > tw.rcv_nxt:
+        port = tw.inet_num  # read before the kill gives the port back (and zeroes it)
         inet_twsk_kill(tw)
-        lsk = ih.inet_lookup_listener(tcp.tcp_hashinfo, wip.daddr(buf, skb.network_header), tw.inet_num)
+        lsk = ih.inet_lookup_listener(tcp.tcp_hashinfo, wip.daddr(buf, skb.network_header), port)
         if lsk is not None:
             _ehash().tcp_conn_request(lsk, skb, th, hl)
         return
