@@ -255,3 +255,159 @@ def test_tcp_listen_backlog_overflow_ksock_matches_linux(netns_target, linux_pai
             assert got["established"] == n and got["syn_sent"] == 0, (b, got)
             c = got["counters"]
             assert c["TCPReqQFullDoCookies"] == c["SyncookiesSent"] == c["SyncookiesRecv"] == n - b - 1, (b, got)
+
+
+# ---- SYN flood ---------------------------------------------------------------------
+# scapy crafts SYNs from 16 spoofed sources in the peer's subnet (never used by any
+# host); the target has static neighbour entries mapping them to the peer's MAC, so
+# its SYN-ACKs go to the peer, whose kernel drops them (not its address, no
+# forwarding): the half-open requests are never completed nor reset. Meanwhile
+# real CPython clients connect and exchange data.
+
+SPOOF = range(100, 116)
+FLOOD_SERVER = """
+import ksock.sys as ks
+from ksock.kernel.time import clock
+ls = ks.socket(2, 1 | ks.SOCK_NONBLOCK, 0)
+ks.bind(ls, ('0.0.0.0', %(port)d))
+ks.listen(ls, %(backlog)d)
+lsk = __import__('ksock.net.socket').net.socket.sockfd_lookup_light(ls)[0].sk
+print('ready')
+"""
+FLOOD_LOOP = """
+conns = {}
+served = maxq = 0
+t0 = clock.now_ms()
+while clock.diff(clock.now_ms(), t0) < %(ms)d:
+    stack.serve(5)
+    q = lsk.icsk_accept_queue.qlen
+    if q > maxq:
+        maxq = q
+    try:
+        fd, _ = ks.accept4(ls, ks.SOCK_NONBLOCK)
+        conns[fd] = 0
+    except OSError as e:
+        assert e.args[0] == 11, e
+    for fd in list(conns):
+        try:
+            d = ks.recv(fd, 2048)
+        except OSError as e:
+            assert e.args[0] == 11, e
+            continue
+        if not d:
+            ks.close(fd)
+            del conns[fd]
+            served += 1
+        else:
+            ks.send(fd, d)
+print(served, len(conns), maxq)
+"""
+
+
+def _flood_frames(lk, port, count, seed):
+    from scapy.all import Ether, IP, TCP  # noqa: PLC0415 - slow import, only here
+    import random
+    rnd = random.Random(seed)
+    mac = lk.peer.run("cat", "/sys/class/net/%s/address" % lk.peer_if).strip()
+    return [bytes(Ether(src=mac, dst=lk.tgt_mac) / IP(src="%s.%d" % (lk.subnet, SPOOF[i % len(SPOOF)]), dst=lk.tgt_ip)
+                  / TCP(sport=rnd.randrange(1024, 65536), dport=port, flags="S", seq=rnd.getrandbits(32),
+                        window=64240, options=[("MSS", 1460)]))
+            for i in range(count)], mac
+
+
+def _flood(lk, frames, secs):
+    """Send the frames evenly over `secs` seconds from the peer namespace."""
+    with lk.peer.entered():
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((lk.peer_if, 0))
+    t0 = time.monotonic()
+    try:
+        for i in range(0, len(frames), 10):
+            for f in frames[i:i + 10]:
+                s.send(f)
+            lag = t0 + secs * (i + 10) / len(frames) - time.monotonic()
+            if lag > 0:
+                time.sleep(lag)
+    finally:
+        s.close()
+
+
+def _real_client(lk, port, i, timeout, res):
+    data = bytes((i * 7 + j) & 0xFF for j in range(1000))
+    with lk.peer.entered():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((lk.tgt_ip, port))
+        s.sendall(data)
+        got = b""
+        while len(got) < len(data):
+            d = s.recv(2048)
+            if not d:
+                break
+            got += d
+        res[i] = got == data
+    except OSError as e:
+        res[i] = e.__class__.__name__
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("cookies", [1, 0])
+def test_tcp_syn_flood_spoofed_sources_cookies_serve_real_clients(netns_target, cookies):
+    t, lk = netns_target
+    board = t.platform != "linux"
+    port, backlog, k = 7200, 8, 4
+    nflood, secs = (400, 2.0) if board else (2000, 1.5)
+    frames, mac = _flood_frames(lk, port, nflood, cookies)
+    bring_up(t, lk)
+    serve_while(t, 500, lambda: peer(lk, "ping", "-c", "1", "-W", "1", lk.tgt_ip))
+    for a in SPOOF:
+        t.exec("stack.ip_neigh_add('%s.%d', '%s', 'eth0')" % (lk.subnet, a, mac))
+    t.exec("import ksock.sys as ks\nks.sysctl('net.ipv4.tcp_syncookies', %d)" % cookies)
+    before = snmp(t)
+    assert t.exec(FLOOD_SERVER % {"port": port, "backlog": backlog}).strip() == "ready"
+    res = {}
+
+    def peer_side():
+        fl = threading.Thread(target=_flood, args=(lk, frames, secs))
+        fl.start()
+        time.sleep(0.4)  # the SYN queue is full of spoofed requests by now
+        cls = [threading.Thread(target=_real_client, args=(lk, port, i, 3 if not cookies else 8, res))
+               for i in range(k)]
+        for c in cls:
+            c.start()
+        for c in cls:
+            c.join()
+        fl.join()
+    box = {}
+    th = threading.Thread(target=lambda: box.update(r=peer_side()))
+    th.start()
+    out = t.exec(FLOOD_LOOP % {"ms": int(secs * 1000) + (4000 if not cookies or board else 2500)},
+                 timeout=120)
+    th.join(60)
+    assert not th.is_alive()
+    served, open_conns, maxq = map(int, out.split())
+    t.exec("stack.serve(300)")
+    c = _delta(snmp(t), before) | {n: snmp(t)["TcpExt"][n] - before["TcpExt"][n]
+                                   for n in ("TCPReqQFullDrop", "SyncookiesFailed")}
+    qlen, nsynrecv, pool = t.eval(
+        "(lambda tcp_ipv4, s: (s.icsk_accept_queue.qlen, "
+        "sum(1 for ch in tcp_ipv4.ehash for e in (ch or ()) if e.sk_state == 12), "
+        "(__import__('ksock.net.core.dev').net.core.dev.skb_pool.avail, "
+        "__import__('ksock.net.core.dev').net.core.dev.skb_pool.count)))"
+        "(__import__('ksock.net.ipv4.tcp_ipv4').net.ipv4.tcp_ipv4, lsk)")
+    print(cookies, res, served, c, qlen, maxq, nsynrecv, pool)
+    assert qlen == nsynrecv == maxq == backlog + 1  # the SYN queue filled with spoofed requests, and no more
+    assert pool[0] == pool[1]  # every skb back in the pool
+    ok = [i for i, r in res.items() if r is True]
+    assert served == len(ok) and open_conns == 0
+    if cookies:
+        assert len(ok) == k, res  # syncookies served every real client
+        assert c["SyncookiesSent"] > 100 and c["TCPReqQFullDoCookies"] == c["SyncookiesSent"]
+        assert c["SyncookiesRecv"] >= k and c["SyncookiesFailed"] == 0
+        assert c["ListenDrops"] == 0 and c["TCPReqQFullDrop"] == 0
+    else:
+        assert c["SyncookiesSent"] == 0 and c["SyncookiesRecv"] == 0
+        assert c["TCPReqQFullDrop"] > 100 and c["ListenDrops"] >= c["TCPReqQFullDrop"]
+        assert all(r is True or r == "TimeoutError" for r in res.values()), res
