@@ -172,6 +172,8 @@ def tcp_connect(sk):
     sk.snd_nxt = sk.iss + 1
     sk.snd_max = sk.snd_nxt
     sk.rto = TCP_TIMEOUT_INIT
+    sk.rtt_seq = sk.snd_nxt  # the SYN-ACK gives the first RTT sample (Karn: unless resent)
+    sk.rtt_ts = ktime.clock.now_ms()
     tcp_transmit(sk, sk.iss, 0, _SYN)
     _rto_arm_if_idle(sk)
 
