@@ -198,6 +198,7 @@ def tcp_ack(sk, ack, seq, win, plen, flags):
             tcp_send_challenge_ack(sk)  # RFC 5961 5.2
             return -1
         return 0
+    sk.probes_out = 0  # Linux's tcp_ack: any acceptable ACK (a probe's answer) proves the peer alive
     nwin = win << sk.snd_wscale
     changed = 0
     if ack > una or seq > sk.snd_wl1 or (seq == sk.snd_wl1 and nwin > sk.snd_wnd):
