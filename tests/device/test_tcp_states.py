@@ -1,0 +1,484 @@
+# RFC 9293 segment arrival state by state, against a scripted peer in simulated
+# time (ksock.testing.tcpscript): handshakes, RST and SYN checks (RFC 5961),
+# FIN in every state, TIME_WAIT, the listener's SYN and accept queues.
+from ksock import sys as K
+from ksock.net.ipv4 import tcp as T
+from ksock.net.ipv4.proc import tcp as MIB, tcpext as X
+from ksock.testing.tcpscript import *
+
+world()
+
+
+def so_error(fd):
+    return int.from_bytes(K.getsockopt(fd, K.SOL_SOCKET, K.SO_ERROR, 4), "little")
+
+
+def errno_of(f, *a):
+    try:
+        f(*a)
+    except OSError as e:
+        return e.args[0]
+    return 0
+
+
+# ---- LISTEN ---------------------------------------------------------------------------
+
+def test_listen_syn_synack_request_sock_in_syn_recv():
+    fresh()
+    lfd = listen(1001)
+    p = peer(1001)
+    p.send(SYN, 1000, mss=1460)
+    s = p.expect(SYN | ACK, seq=0, ack=1001, mss=1460)
+    assert s.ws == -1  # the peer offered no window scale: none back (RFC 7323 1.3)
+    assert state(p) == T.TCP_NEW_SYN_RECV
+    p.send(ACK, 1001, 1)
+    assert state(p) == T.TCP_ESTABLISHED
+    fd, addr = K.accept(lfd)
+    assert addr == (PA, p.pport)
+    p.expect_none()
+
+
+def test_listen_ack_rst_with_seq_of_ack():
+    fresh()
+    listen(1002)
+    p = peer(1002)
+    p.send(ACK, 5000, 77)  # RFC 9293 3.10.7.2: <SEQ=SEG.ACK><CTL=RST>
+    p.expect(RST, seq=77)
+
+
+def test_listen_rst_ignored():
+    fresh()
+    listen(1003)
+    p = peer(1003)
+    p.send(RST, 5000)
+    p.expect_none()
+
+
+def test_closed_port_syn_rst_ack():
+    fresh()
+    p = peer(1004)
+    p.send(SYN, 5000)  # no listener: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    s = p.expect(RST | ACK, ack=5001)
+
+
+def test_listen_syn_syncookies_forced_then_valid_ack_child():
+    fresh()
+    K.sysctl("net.ipv4.tcp_syncookies", 2)
+    try:
+        lfd = listen(1005)
+        p = peer(1005)
+        x = X.get()
+        p.send(SYN, 1000, mss=1460)
+        p.expect(SYN | ACK, ack=1001, mss=1460)
+        assert state(p) == 7  # no request sock: the cookie is the state
+        assert X.SyncookiesSent == x["SyncookiesSent"] + 1
+        p.send(ACK, 1001, 1)
+        assert X.SyncookiesRecv == x["SyncookiesRecv"] + 1
+        fd, addr = K.accept(lfd)
+        assert addr == (PA, p.pport) and state(p) == T.TCP_ESTABLISHED
+        K.send(fd, b"hi")
+        p.expect(ACK | PSH, seq=1, ack=1001, data=b"hi")
+    finally:
+        K.sysctl("net.ipv4.tcp_syncookies", 1)
+
+
+def test_listen_syncookie_bad_ack_rst_and_failed_counter():
+    fresh()
+    K.sysctl("net.ipv4.tcp_syncookies", 2)
+    try:
+        listen(1006)
+        p = peer(1006)
+        x = X.get()
+        p.send(SYN, 1000)
+        p.expect(SYN | ACK, ack=1001, mss=1460)
+        p.send(ACK, 1001, 1 + 12345)
+        p.expect(RST, seq=1 + 12345)
+        assert X.SyncookiesFailed == x["SyncookiesFailed"] + 1 and state(p) == 7
+    finally:
+        K.sysctl("net.ipv4.tcp_syncookies", 1)
+
+
+def _complete(lfd, port):
+    a = peer(port)
+    a.send(SYN, 1000)
+    a.expect(SYN | ACK, ack=1001)
+    a.send(ACK, 1001, 1)
+    return a
+
+
+def test_listen_accept_queue_full_syn_dropped_listenoverflows():
+    fresh()
+    lfd = listen(1007, backlog=1)
+    for i in range(2):  # sk_acceptq_is_full is ack_backlog > max: backlog 1 queues 2
+        _complete(lfd, 1007)
+    x = X.get()
+    b = peer(1007)
+    b.send(SYN, 1000)
+    b.expect_none()  # tcp_conn_request: sk_acceptq_is_full -> drop the SYN
+    assert X.ListenOverflows == x["ListenOverflows"] + 1
+    assert X.ListenDrops == x["ListenDrops"] + 1
+    K.accept(lfd)
+    b.send(SYN, 1000)  # the client's SYN retransmission is served once there is room
+    b.expect(SYN | ACK, ack=1001)
+
+
+def test_listen_accept_queue_full_final_ack_dropped_then_abort_on_overflow_rst():
+    fresh()
+    lfd = listen(1008, backlog=2)
+    b, c = peer(1008), peer(1008)
+    for q in (b, c):
+        q.send(SYN, 1000)
+        q.expect(SYN | ACK, ack=1001)
+    for i in range(3):  # backlog 2 queues 3
+        _complete(lfd, 1008)
+    x = X.get()
+    b.send(ACK, 1001, 1)  # no room: the ACK is dropped, the request kept
+    b.expect_none()
+    assert X.ListenOverflows == x["ListenOverflows"] + 1 and state(b) == T.TCP_NEW_SYN_RECV
+    K.sysctl("net.ipv4.tcp_abort_on_overflow", 1)
+    try:
+        c.send(ACK, 1001, 1)
+        c.expect(RST, seq=1)
+        assert state(c) == 7
+    finally:
+        K.sysctl("net.ipv4.tcp_abort_on_overflow", 0)
+    K.accept(lfd)
+    b.send(ACK, 1001, 1)  # room again: the kept request completes
+    assert state(b) == T.TCP_ESTABLISHED
+
+
+# ---- SYN_RECV (request sock) --------------------------------------------------------------
+
+def test_syn_recv_synack_retransmit_backoff_then_dropped():
+    fresh()
+    listen(1010)
+    p = peer(1010)
+    r = MIB.RetransSegs
+    t0 = now()
+    p.send(SYN, 1000)
+    p.expect(SYN | ACK, ack=1001)
+    for at in (1000, 3000, 7000, 15000, 31000):  # TCP_TIMEOUT_INIT << n
+        advance(at - (now() - t0) - 1)
+        p.expect_none()
+        advance(1)
+        p.expect(SYN | ACK, seq=0, ack=1001)
+    assert MIB.RetransSegs == r + 5
+    advance(64000)  # tcp_synack_retries (5) spent: the request is dropped
+    p.expect_none()
+    assert state(p) == 7
+
+
+def test_syn_recv_dup_syn_resends_synack():
+    fresh()
+    listen(1011)
+    p = peer(1011)
+    p.send(SYN, 1000)
+    p.expect(SYN | ACK, ack=1001)
+    p.send(SYN, 1000)
+    p.expect(SYN | ACK, seq=0, ack=1001)
+    assert state(p) == T.TCP_NEW_SYN_RECV
+
+
+def test_syn_recv_rst_drops_request_embryonic():
+    fresh()
+    listen(1012)
+    p = peer(1012)
+    p.send(SYN, 1000)
+    p.expect(SYN | ACK)
+    x = X.EmbryonicRsts
+    p.send(RST, 1001)
+    p.expect_none()
+    assert state(p) == 7 and X.EmbryonicRsts == x + 1
+
+
+def test_syn_recv_bad_ack_rst():
+    fresh()
+    listen(1013)
+    p = peer(1013)
+    p.send(SYN, 1000)
+    p.expect(SYN | ACK)
+    p.send(ACK, 1001, 99)
+    p.expect(RST, seq=99)
+    assert state(p) == T.TCP_NEW_SYN_RECV  # the request stays (tcp_check_req)
+
+
+# ---- SYN_SENT -------------------------------------------------------------------------------
+
+def test_syn_sent_synack_established():
+    fresh()
+    p, fd = syn_sent(1020)
+    assert sk_of(fd).sk_state == T.TCP_SYN_SENT
+    p.send(SYN | ACK, 1000, 1, mss=1200)
+    p.expect(ACK, seq=1, ack=1001)
+    sk = sk_of(fd)
+    assert sk.sk_state == T.TCP_ESTABLISHED and sk.mss_cache == 1200
+    assert errno_of(K.connect, fd, (PA, p.pport)) == 0  # the async connect completed: 0 once
+    assert errno_of(K.connect, fd, (PA, p.pport)) == 106  # then EISCONN
+
+
+def test_syn_sent_rst_good_ack_econnrefused():
+    fresh()
+    p, fd = syn_sent(1021)
+    p.send(RST | ACK, 0, 1)
+    p.expect_none()
+    assert sk_of(fd).sk_state == T.TCP_CLOSE and so_error(fd) == 111
+
+
+def test_syn_sent_rst_bad_ack_ignored():
+    fresh()
+    p, fd = syn_sent(1022)
+    p.send(RST | ACK, 0, 5)  # RFC 9293 3.10.7.3: unacceptable ACK, RST: drop it
+    p.expect_none()
+    assert sk_of(fd).sk_state == T.TCP_SYN_SENT
+
+
+def test_syn_sent_rst_without_ack_ignored():
+    fresh()
+    p, fd = syn_sent(1023)
+    p.send(RST, 0)
+    p.expect_none()
+    assert sk_of(fd).sk_state == T.TCP_SYN_SENT
+
+
+def test_syn_sent_bad_ack_rst():
+    fresh()
+    p, fd = syn_sent(1024)
+    p.send(ACK, 1000, 100)  # <SEQ=SEG.ACK><CTL=RST>
+    p.expect(RST, seq=100)
+    assert sk_of(fd).sk_state == T.TCP_SYN_SENT
+
+
+def test_syn_sent_syn_simultaneous_open_syn_recv_then_established():
+    fresh()
+    p, fd = syn_sent(1025)
+    p.send(SYN, 1000, mss=1460)
+    p.expect(SYN | ACK, seq=0, ack=1001)
+    assert sk_of(fd).sk_state == T.TCP_SYN_RECV
+    p.send(ACK, 1001, 1)
+    assert sk_of(fd).sk_state == T.TCP_ESTABLISHED
+
+
+def test_syn_sent_syn_retries_etimedout():
+    fresh()
+    p, fd = syn_sent(1026)
+    K.setsockopt(fd, K.SOL_TCP, K.TCP_SYNCNT, 2)
+    t0 = now()
+    for at in (1000, 3000):
+        advance(at - (now() - t0) - 1)
+        p.expect_none()
+        advance(1)
+        p.expect(SYN, seq=0)
+    advance(7000 - (now() - t0) - 1)
+    assert sk_of(fd).sk_state == T.TCP_SYN_SENT
+    advance(1)
+    assert sk_of(fd).sk_state == T.TCP_CLOSE and so_error(fd) == 110  # ETIMEDOUT
+    p.expect_none()
+
+
+# ---- ESTABLISHED: sequence, RST and SYN checks ------------------------------------------------
+
+def test_established_out_of_window_segment_dup_ack():
+    fresh()
+    p, fd = established(1030)
+    p.send(ACK, 1001 + 200000, 1, data=b"x")  # beyond the window
+    p.expect(ACK, seq=1, ack=1001)
+    p.send(ACK, 1001 - 5000, 1, data=b"old")  # wholly before rcv_nxt
+    p.expect(ACK, seq=1, ack=1001)
+    assert K.recv(fd, 10, K.MSG_DONTWAIT) if False else errno_of(K.recv, fd, 10, K.MSG_DONTWAIT) == 11
+
+
+def test_established_rst_exact_seq_resets_econnreset():
+    fresh()
+    p, fd = established(1031)
+    e = MIB.EstabResets
+    p.send(RST, 1001)
+    p.expect_none()
+    assert sk_of(fd).sk_state == T.TCP_CLOSE and MIB.EstabResets == e + 1
+    assert errno_of(K.recv, fd, 10) == 104  # ECONNRESET
+
+
+def test_established_rst_in_window_not_exact_challenge_ack():
+    fresh()
+    p, fd = established(1032)
+    c = X.TCPChallengeACK
+    p.send(RST, 1001 + 100)  # RFC 5961 3.2
+    p.expect(ACK, seq=1, ack=1001)
+    assert sk_of(fd).sk_state == T.TCP_ESTABLISHED and X.TCPChallengeACK == c + 1
+
+
+def test_established_rst_out_of_window_dropped_silently():
+    fresh()
+    p, fd = established(1033)
+    p.send(RST, 1001 + 300000)
+    p.expect_none()
+    assert sk_of(fd).sk_state == T.TCP_ESTABLISHED
+
+
+def test_established_syn_challenge_ack():
+    fresh()
+    p, fd = established(1034, passive=True)
+    c, s = X.TCPChallengeACK, X.TCPSYNChallenge
+    p.send(SYN, 1001 + 10)  # RFC 5961 4.2: never a reset, a challenge ACK
+    p.expect(ACK, seq=1, ack=1001)
+    assert X.TCPChallengeACK == c + 1 and X.TCPSYNChallenge == s + 1
+    assert sk_of(fd).sk_state == T.TCP_ESTABLISHED
+
+
+def test_established_ack_of_unsent_data_dropped():
+    fresh()
+    p, fd = established(1035)
+    p.send(ACK | PSH, 1001, 50, data=b"abc")  # acks the future: dropped, data not taken
+    assert errno_of(K.recv, fd, 10, K.MSG_DONTWAIT) == 11
+
+
+def test_established_data_out_of_order_dup_ack_then_reassembly():
+    fresh()
+    p, fd = established(1036)
+    q = X.TCPOFOQueue
+    p.send(ACK, 1101, 1, data=b"B" * 100)
+    p.expect(ACK, seq=1, ack=1001)  # a duplicate ACK at once for the sender
+    p.send(ACK, 1301, 1, data=b"D" * 50)
+    p.expect(ACK, seq=1, ack=1001)
+    assert X.TCPOFOQueue == q + 2
+    assert errno_of(K.recv, fd, 10, K.MSG_DONTWAIT) == 11
+    p.send(ACK, 1001, 1, data=b"A" * 100)
+    p.expect(ACK, seq=1, ack=1201)  # the hole filled: ACK now, up to the next hole
+    p.send(ACK, 1201, 1, data=b"C" * 100)
+    p.expect(ACK, seq=1, ack=1351)
+    assert K.recv(fd, 1000) == b"A" * 100 + b"B" * 100 + b"C" * 100 + b"D" * 50
+
+
+def test_established_retransmitted_data_reacked_at_once():
+    fresh()
+    p, fd = established(1037)
+    p.send(ACK, 1001, 1, data=b"x" * 10)
+    advance(40)
+    p.expect(ACK, ack=1011)
+    p.send(ACK, 1001, 1, data=b"x" * 10)
+    p.expect(ACK, seq=1, ack=1011)
+
+
+# ---- FIN in every state ----------------------------------------------------------------
+
+def test_established_fin_close_wait_eof():
+    fresh()
+    p, fd = close_wait(1040)
+    assert sk_of(fd).sk_state == T.TCP_CLOSE_WAIT
+    assert K.recv(fd, 10) == b""
+    K.send(fd, b"still")  # half-close: we may still send
+    p.expect(ACK | PSH, seq=1, ack=1002, data=b"still")
+
+
+def test_close_wait_fin_retransmitted_reacked():
+    fresh()
+    p, fd = close_wait(1041)
+    p.send(FIN | ACK, 1001, 1)
+    p.expect(ACK, seq=1, ack=1002)
+    assert sk_of(fd).sk_state == T.TCP_CLOSE_WAIT
+
+
+def test_last_ack_ack_closed():
+    fresh()
+    p, fd = last_ack(1042)
+    assert sk_of(fd).sk_state == T.TCP_LAST_ACK
+    p.send(ACK, 1002, 2)
+    assert sk_of(fd).sk_state == T.TCP_CLOSE and state(p) == 7
+    p.expect_none()
+
+
+def test_last_ack_fin_retransmitted_after_rto():
+    fresh()
+    p, fd = last_ack(1043)
+    advance(200)
+    p.expect(FIN | ACK, seq=1, ack=1002)
+    p.send(ACK, 1002, 2)
+    assert sk_of(fd).sk_state == T.TCP_CLOSE
+
+
+def test_fin_wait1_ack_fin_wait2():
+    fresh()
+    p, fd = fin_wait1(1044)
+    assert sk_of(fd).sk_state == T.TCP_FIN_WAIT1
+    p.send(ACK, 1001, 2)
+    assert sk_of(fd).sk_state == T.TCP_FIN_WAIT2
+    p.expect_none()
+    p.send(ACK | PSH, 1001, 2, data=b"late")  # FIN_WAIT2 still receives
+    advance(40)
+    p.expect(ACK, seq=2, ack=1005)
+    assert K.recv(fd, 10) == b"late"
+
+
+def test_fin_wait1_fin_closing_then_ack_time_wait():
+    fresh()
+    p, fd = closing(1045)
+    assert sk_of(fd).sk_state == T.TCP_CLOSING
+    p.send(ACK, 1002, 2)
+    assert state(p) == T.TCP_TIME_WAIT
+
+
+def test_fin_wait1_finack_of_our_fin_time_wait():
+    fresh()
+    p, fd = fin_wait1(1046)
+    p.send(FIN | ACK, 1001, 2)
+    p.expect(ACK, seq=2, ack=1002)
+    assert state(p) == T.TCP_TIME_WAIT and sk_of(fd).sk_state == T.TCP_CLOSE
+
+
+def test_fin_wait2_fin_time_wait():
+    fresh()
+    p, fd = time_wait(1047)
+    assert state(p) == T.TCP_TIME_WAIT
+
+
+def test_closing_fin_retransmitted_reacked():
+    fresh()
+    p, fd = closing(1048)
+    p.send(FIN | ACK, 1001, 1)
+    p.expect(ACK, seq=2, ack=1002)
+    assert sk_of(fd).sk_state == T.TCP_CLOSING
+
+
+def test_time_wait_fin_retransmitted_reacked_timer_restarted():
+    fresh()
+    K.sysctl("net.ipv4.tcp_timewait_len", 10)
+    try:
+        p, fd = time_wait(1049)
+        tw = X.TW
+        advance(6000)
+        p.send(FIN | ACK, 1001, 2)  # our last ACK was lost: ACK the FIN again
+        p.expect(ACK, seq=2, ack=1002)
+        advance(9999)  # the 2MSL timer restarted at the FIN
+        assert state(p) == T.TCP_TIME_WAIT
+        advance(1)
+        assert state(p) == 7 and X.TW == tw + 1
+    finally:
+        K.sysctl("net.ipv4.tcp_timewait_len", 60)
+
+
+def test_time_wait_rst_kills_without_rfc1337():
+    fresh()
+    p, fd = time_wait(1050)
+    p.send(RST, 1002)
+    assert state(p) == 7
+    p.expect_none()
+
+
+def test_time_wait_bind_same_port_eaddrinuse():
+    fresh()
+    p, fd = time_wait(1051)
+    fd2 = K.socket(2, 1)
+    assert errno_of(K.bind, fd2, (KA, 1051)) == 98
+
+
+def test_time_wait_new_syn_higher_seq_reopens_via_listener():
+    fresh()
+    p, fd = established(1052, passive=True)
+    lfd = listen(1052)
+    K.shutdown(fd, K.SHUT_WR)
+    p.expect(FIN | ACK, seq=1, ack=1001)
+    p.send(FIN | ACK, 1001, 2)
+    p.expect(ACK, seq=2, ack=1002)
+    assert state(p) == T.TCP_TIME_WAIT
+    p.send(SYN, 90000)  # beyond rcv_nxt: a new incarnation (RFC 9293 3.6.1 / tcp_timewait_state_process)
+    p.expect(SYN | ACK, seq=0, ack=90001)
+    assert state(p) == T.TCP_NEW_SYN_RECV
