@@ -68,6 +68,23 @@ def _step(op, a, saved):
     if op == "settimeo":  # SO_RCVTIMEO/SO_SNDTIMEO as a struct timeval (ms)
         import struct
         return K.setsockopt(a[0], 1, a[1], struct.pack("<qq", a[2] // 1000, (a[2] % 1000) * 1000))
+    if op == "fill" or op == "drain":
+        # MSG_DONTWAIT send (recv) until EAGAIN and poll says not writable
+        # (readable within 50 ms) any more: (any bytes moved, errno or 0 at EOF)
+        fill = op == "fill"
+        n = 0
+        b = bytes(1024)
+        while n < 1 << 24:
+            try:
+                r = K.send(a[0], b, 0x40) if fill else len(K.recv(a[0], 1024, 0x40))
+            except OSError as e:
+                if e.args[0] != 11 or not _poll([(a[0], 4 if fill else 1)], 0 if fill else 50)[0]:
+                    return (n > 0, e.args[0])
+                continue
+            if not r:
+                return (n > 0, 0)
+            n += r
+        return (n > 0, -1)
     if op == "linger0":
         import struct
         return K.setsockopt(a[0], 1, 13, struct.pack("<ii", 1, 0))
