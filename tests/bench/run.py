@@ -23,7 +23,8 @@ OUT = os.path.join(ROOT, "build", "bench")
 
 
 NET = "# bench: net"  # first line of a script that needs the Linux peer on a veth/tap
-# (optionally followed by " targets=a,b": the targets it runs on)
+# (optionally followed by " targets=a,b": the targets it runs on, and " peer=tcp":
+# which Linux peer it talks to, udp_peer by default)
 
 
 def udp_peer(lk, stop):
@@ -91,6 +92,88 @@ def udp_peer(lk, stop):
             s.close()
 
 
+def tcp_peer(lk, stop):
+    """The Linux side of bench_tcp.py (CPython sockets in the peer namespace):
+    9101 sink (reads to EOF, answers the byte count), 9102 source (sends until
+    the reader goes away), 9100 control: `conn N PORT` connects and closes N
+    times to the target's PORT, `hold M PORT` opens M connections and keeps them
+    until `release`; each command is answered with `ok`."""
+    with lk.peer.entered():
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(3)]
+    for s, port in zip(socks, (9100, 9101, 9102)):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((lk.peer_ip, port))
+        s.listen(8)
+        s.settimeout(0.2)
+    ctl, sink, source = socks
+    held = []
+
+    def connect(port):
+        with lk.peer.entered():
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.settimeout(10)
+        c.connect((lk.tgt_ip, port))
+        return c
+
+    def sinker(c):
+        buf = bytearray(1 << 16)
+        n = 0
+        while True:
+            k = c.recv_into(buf)
+            if not k:
+                break
+            n += k
+        c.sendall(b"%d\n" % n)
+        c.close()
+
+    def sourcer(c):
+        data = bytes(1 << 16)
+        try:
+            while True:
+                c.sendall(data)
+        except OSError:
+            pass
+        c.close()
+
+    def control(c):
+        f = c.makefile("rb")
+        for line in f:
+            w = line.split()
+            if w[0] == b"conn":
+                for _ in range(int(w[1])):
+                    connect(int(w[2])).close()
+            elif w[0] == b"hold":
+                held.extend(connect(int(w[2])) for _ in range(int(w[1])))
+            elif w[0] == b"release":
+                while held:
+                    held.pop().close()
+            c.sendall(b"ok\n")
+        c.close()
+
+    def acceptor(ls, fn):
+        while not stop.is_set():
+            try:
+                c, _ = ls.accept()
+            except socket.timeout:
+                continue
+            c.settimeout(60)
+            threading.Thread(target=fn, args=(c,), daemon=True).start()
+    ths = [threading.Thread(target=acceptor, args=a, daemon=True)
+           for a in ((sink, sinker), (source, sourcer), (ctl, control))]
+    for th in ths:
+        th.start()
+    try:
+        stop.wait()
+    finally:
+        for th in ths:
+            th.join(1)
+        for s in socks + held:
+            s.close()
+
+
+PEERS = {"udp": udp_peer, "tcp": tcp_peer}
+
+
 def run_net(spec, path):
     """A `# bench: net` script: the target in its namespace, Linux on the link."""
     ok, why = netns.available()
@@ -103,7 +186,8 @@ def run_net(spec, path):
     if spec == "qemu":
         kw["nic"] = "tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac)
     stop = threading.Event()
-    peer = threading.Thread(target=udp_peer, args=(lk, stop), daemon=True)
+    kind = open(path).readline().partition("peer=")[2].split()
+    peer = threading.Thread(target=PEERS[kind[0] if kind else "udp"], args=(lk, stop), daemon=True)
     t = make_target(spec, **kw)
     try:
         t.start()
