@@ -66,11 +66,9 @@ MULTI_TCP = ["multi_net/tcp_data.py", "multi_net/tcp_accept_recv.py",
              "multi_net/asyncio_tcp_server_client.py", "multi_net/asyncio_tcp_close_write.py",
              "multi_net/asyncio_tcp_readall.py", "multi_net/asyncio_tcp_readexactly.py",
              "multi_net/asyncio_tcp_readinto.py"]
-# TCP_RST_ENABLED is the lead's switch for the RST cases: on a ksock server, the
-# recv after the client's RST (SO_LINGER 0) must raise ECONNRESET once and poll
-# must then drop POLLERR ([17], not [25]), as Linux's tcp_recvmsg/sock_error do;
-# today the recv returns b'' and POLLERR stays.
-TCP_RST_ENABLED = False
+# The RST cases (a client's SO_LINGER 0 close: the ksock server's recv raises
+# ECONNRESET once, then poll drops POLLERR, as Linux); TCP_RST_ENABLED switches them.
+TCP_RST_ENABLED = True
 MULTI_TCP_RST = ["multi_net/tcp_client_rst.py", "multi_net/asyncio_tcp_client_rst.py"]
 
 DROPIN_SOCKET = """# ksock's drop-in for MicroPython's suites: shadows the extensible built-in.
