@@ -316,13 +316,14 @@ _GAI = ((SOCK_STREAM, IPPROTO_TCP), (SOCK_DGRAM, IPPROTO_UDP), (SOCK_RAW, 0))
 
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     """Numeric IPv4 hosts and 'localhost' (no resolver on ksock's side yet);
-    the entries glibc gives: one per socket type unless `type` narrows them."""
+    the entries glibc gives: one per socket type unless `type` narrows them.
+    Other names fail as glibc's getaddrinfo does when no resolver answers."""
     if host == "localhost":
         host = "127.0.0.1"
     try:
         inet_pton(AF_INET, host)
     except OSError:
-        raise OSError("[addrinfo error -2]")  # EAI_NONAME
+        raise OSError("[addrinfo error -3]")  # EAI_AGAIN: no name service reachable
     if af not in (0, AF_INET):
         raise OSError("[addrinfo error -9]")  # EAI_ADDRFAMILY
     port = int(port)
