@@ -95,9 +95,10 @@ def udp_peer(lk, stop):
 def tcp_peer(lk, stop):
     """The Linux side of bench_tcp.py (CPython sockets in the peer namespace):
     9101 sink (reads to EOF, answers the byte count), 9102 source (sends until
-    the reader goes away), 9100 control: `conn N PORT` connects and closes N
-    times to the target's PORT, `hold M PORT` opens M connections and keeps them
-    until `release`; each command is answered with `ok`."""
+    the reader goes away), 9100 control: `conn N PORT` connects to the
+    target's PORT and closes, N times (4 clients at once, each waiting for the
+    target's FIN), `hold M PORT` opens M connections and keeps them until
+    `release`; each command is answered with `ok`."""
     with lk.peer.entered():
         socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(3)]
     for s, port in zip(socks, (9100, 9101, 9102)):
@@ -140,8 +141,20 @@ def tcp_peer(lk, stop):
         for line in f:
             w = line.split()
             if w[0] == b"conn":
-                for _ in range(int(w[1])):
-                    connect(int(w[2])).close()
+                # 4 clients each in a connect, wait-for-the-server's-FIN, close loop:
+                # the target always has a connection to accept, and its accept
+                # queue never overflows (a dropped SYN would cost a 1 s retry)
+                def loop(k, port=int(w[2])):
+                    for _ in range(k):
+                        s = connect(port)
+                        s.recv(1)
+                        s.close()
+                n = int(w[1])
+                ths = [threading.Thread(target=loop, args=(n // 4 + (i < n % 4),)) for i in range(4)]
+                for th in ths:
+                    th.start()
+                for th in ths:
+                    th.join()
             elif w[0] == b"hold":
                 held.extend(connect(int(w[2])) for _ in range(int(w[1])))
             elif w[0] == b"release":
