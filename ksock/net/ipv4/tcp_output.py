@@ -142,7 +142,10 @@ def tcp_event_ack_sent(sk):
 def tcp_send_ack(sk):
     if sk.snd_ring is None:
         return
-    tcp_transmit(sk, sk.snd_nxt, 0, _ACK)
+    # tcp_acceptable_seq: the highest sequence sent (Linux's snd_nxt), never the
+    # go-back-N restart point, which the peer may have passed: its ACK would be
+    # out of window there, and two such peers re-ACK each other forever
+    tcp_transmit(sk, sk.snd_max, 0, _ACK)
 
 
 def tcp_send_delayed_ack(sk):
@@ -269,7 +272,7 @@ def tcp_send_active_reset(sk):
     """RST with our current sequence (close with unread data, linger 0, abort)."""
     if sk.snd_ring is None or sk.sk_dst is None:
         return
-    tcp_transmit(sk, sk.snd_nxt, 0, _ACK | _RST)
+    tcp_transmit(sk, sk.snd_max, 0, _ACK | _RST)  # tcp_acceptable_seq, as tcp_send_ack
 
 
 def tcp_xmit_probe_skb(sk):
