@@ -62,6 +62,20 @@ def test_established_rto_ack_resets_backoff():
     p.expect(ACK | PSH, seq=2, data=b"b")
 
 
+def test_established_ack_after_rto_carries_highest_seq_sent():
+    fresh()
+    p, fd = established(2018, mss=100)
+    K.setsockopt(fd, K.SOL_TCP, K.TCP_NODELAY, 1)
+    K.send(fd, b"x" * 300)
+    for i in range(3):
+        p.expect(ACK | (PSH if i == 2 else 0), seq=1 + 100 * i)
+    advance(200)
+    p.expect(ACK, seq=1, data=b"x" * 100)  # RTO: resend from snd_una
+    p.send(ACK | PSH, 1001, 1, data=b"y")
+    advance(40)
+    p.expect(ACK, seq=301, ack=1002)  # tcp_acceptable_seq: not the restart point 101
+
+
 def test_established_delayed_ack_40ms():
     fresh()
     p, fd = established(2003)
