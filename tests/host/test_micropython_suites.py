@@ -35,7 +35,7 @@ import pytest
 
 from hil import netns
 from hil.plugin import require_env
-from hil.targets import BUILD, ROOT
+from hil.targets import BUILD
 
 pytestmark = pytest.mark.targets("unix", "unix-nocmod")
 

@@ -5,7 +5,6 @@ clean-up are the launcher's."""
 import os
 import socket
 import subprocess
-import threading
 import time
 
 import pytest

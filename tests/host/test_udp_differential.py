@@ -3,7 +3,6 @@ kernel as side B, A once a CPython socket on Linux (two kernels over a veth),
 once ksock (ksock.sys on the target). Values, errno, addresses and MSG_TRUNC
 flags must match. Addresses are written as roles ('A', 'B', 'BCAST') and
 ephemeral ports as 'EPH', the only things that may differ."""
-import ast
 import socket
 import struct
 import time
