@@ -66,17 +66,20 @@ class _builtins:
 
 
 def bring_up(iface=None, addr=None, gw=None, board=None):
-    """Start the stack: lo always; IFACE as eth0 with addr (CIDR) and default route."""
+    """Start the stack: lo always; the NIC as eth0 with addr (CIDR) and a default
+    route via gw. --board NAME: the NIC, address and gateway of boards/NAME.py
+    (ksock.board), --iface/--addr/--gw overriding them."""
     from ksock import stack
+    if addr and "/" not in addr:
+        addr += "/24"
     with _builtins():
         stack.init()
         if board:
-            try:
-                from ksock import board as _board
-            except ImportError:
-                raise OSError("--board %s: this tree has no board loader (ksock/board.py)" % board)
-            _board.bring_up(board)
-        elif iface:
+            from ksock import board as _board
+            kw = {"ifname": iface} if iface else {}
+            _board.attach(_board.load(board), ip=addr, gw=gw, **kw)
+            return
+        if iface:
             if sys.platform == "linux":
                 stack.add_packet_dev(iface, "eth0")
             elif sys.platform == "qemu":
@@ -84,8 +87,8 @@ def bring_up(iface=None, addr=None, gw=None, board=None):
                 stack.add_dev(Lan9118("eth0"))
             else:
                 raise OSError("--iface: no driver for platform %s (use --board)" % sys.platform)
-    if addr and (iface or board):
-        stack.ip_addr_add("eth0", addr if "/" in addr else addr + "/24")
+    if addr and iface:
+        stack.ip_addr_add("eth0", addr)
         if gw:
             stack.ip_route_add("0.0.0.0/0", via=gw)
 

@@ -181,3 +181,18 @@ def test_launcher_builtin_select_poll_and_timeouts_on_dropin_socket(veth, tmp_pa
     # the unix port's recv family (only read/accept/connect say ETIMEDOUT)
     assert out.split("\n")[:2] == ["nonblock 11", "empty [] []"]
     assert "timeout 11" in out
+
+
+def test_launcher_board_option_takes_the_board_description(veth, tmp_path):
+    """--board UNIX: the NIC driver from boards/UNIX.py (ksock.board), with
+    --iface/--addr/--gw overriding the description's interface and addresses."""
+    lk, binary = veth
+    prog = _write(tmp_path, "board.py", "from ksock import stack\nprint(stack.proc_net('route'))\n")
+    cmd = launcher_cmd(lk, binary, prog)
+    i = cmd.index("ksock.run") + 1
+    cmd[i:i] = ["--board", "UNIX"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=launcher_env(), cwd=str(tmp_path), timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    routes = [line.split() for line in r.stdout.splitlines()[1:] if line.strip()]
+    gw_hex = "%08X" % int.from_bytes(socket.inet_aton(lk.peer_ip), "little")
+    assert ["eth0", "00000000", gw_hex] in [x[:3] for x in routes], r.stdout
