@@ -403,3 +403,30 @@ def tcp_socks():
                         (devinet.inet_ntoa(e.inet_rcv_saddr), e.inet_num),
                         (devinet.inet_ntoa(e.inet_daddr), e.inet_dport), rx, tx))
     return out
+
+
+def proc_net_sockstat():
+    """/proc/net/sockstat: sockets in use; TCP inuse/orphan/tw/alloc; UDP inuse."""
+    from ksock.net import socket as net_socket
+    from ksock.net.ipv4 import udp
+    from ksock.net.core.sock import sock_flag, SOCK_DEAD
+    inuse = orphan = tw = alloc = 0
+    for chain in tcp.tcp_hashinfo.listening_hash:
+        for sk in chain or ():
+            inuse += 1
+            alloc += 1
+    for chain in ehash:
+        for e in chain or ():
+            st = e.sk_state
+            if st == tcp.TCP_TIME_WAIT:
+                tw += 1
+            elif st != tcp.TCP_NEW_SYN_RECV:
+                alloc += 1
+                inuse += 1
+                if sock_flag(e, SOCK_DEAD):
+                    orphan += 1
+    u = 0
+    for chain in udp.udp_table_v4.hash:
+        u += len(chain or ())
+    return "sockets: used %d\nTCP: inuse %d orphan %d tw %d alloc %d mem 0\nUDP: inuse %d mem 0" % (
+        net_socket.sockets_in_use(), inuse, orphan, tw, alloc, u)
