@@ -44,7 +44,10 @@ class PacketDev(netdev.net_device):
         self.sock = None
 
     def ndo_open(self):
-        import socket
+        try:
+            import usocket as socket  # the built-in, even when a drop-in socket.py shadows `socket`
+        except ImportError:
+            import socket
         s = socket.socket(AF_PACKET, SOCK_RAW, 0)
         idx = int(_sysfs(self.ifname, "ifindex"))
         # struct sockaddr_ll: family, protocol (be16), ifindex, hatype, pkttype, halen, addr[8]

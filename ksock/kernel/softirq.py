@@ -17,7 +17,10 @@ def register_poller(p):
     fd = p.fileno() if hasattr(p, "fileno") else None
     if fd is not None and fd >= 0:
         try:
-            import select
+            try:
+                import uselect as select  # the built-in, not a drop-in select.py
+            except ImportError:
+                import select
             if _pollobj is None:
                 _pollobj = select.poll()
             _pollobj.register(fd, select.POLLIN)
