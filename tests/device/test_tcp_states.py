@@ -134,7 +134,8 @@ def test_listen_accept_queue_full_final_ack_dropped_then_abort_on_overflow_rst()
     x = X.get()
     b.send(ACK, 1001, 1)  # no room: the ACK is dropped, the request kept
     b.expect_none()
-    assert X.ListenOverflows == x["ListenOverflows"] + 1 and state(b) == T.TCP_NEW_SYN_RECV
+    assert X.ListenOverflows == x["ListenOverflows"] + 1 and state(b) == T.TCP_NEW_SYN_RECV, (
+        X.ListenOverflows - x["ListenOverflows"], X.ListenDrops - x["ListenDrops"], state(b))
     K.sysctl("net.ipv4.tcp_abort_on_overflow", 1)
     try:
         c.send(ACK, 1001, 1)
