@@ -122,12 +122,10 @@ def tcp_data_queue(sk, skb, poff, seq, n, fin):
     if seq + n > edge:
         n = edge - seq
         fin = 0
-        if n <= 0 and seq != nxt:
+        if n <= 0:  # no room, even at rcv_nxt (a 1-byte zero-window probe): drop, ACK our window
             XMIB.TCPZeroWindowDrop += 1
             tcp_output.tcp_send_ack(sk)
             return
-        if n < 0:
-            n = 0
     if seq <= nxt:
         skip = nxt - seq
         k = n - skip
