@@ -148,6 +148,24 @@ def test_listen_accept_queue_full_final_ack_dropped_then_abort_on_overflow_rst()
     assert state(b) == T.TCP_ESTABLISHED
 
 
+def test_listen_syn_queue_full_syncookie_then_child():
+    fresh()
+    lfd = listen(1009, backlog=1)
+    a, b, c = peer(1009), peer(1009), peer(1009)
+    for q in (a, b):  # two requests: the SYN queue is full (qlen > backlog)
+        q.send(SYN, 1000)
+        q.expect(SYN | ACK, ack=1001)
+    x = X.get()
+    c.send(SYN, 1000, mss=1460)  # tcp_syncookies=1 (the default): a cookie now
+    c.expect(SYN | ACK, ack=1001, mss=1460)
+    assert state(c) == 7
+    assert X.TCPReqQFullDoCookies == x["TCPReqQFullDoCookies"] + 1
+    assert X.SyncookiesSent == x["SyncookiesSent"] + 1
+    c.send(ACK, 1001, 1)
+    assert state(c) == T.TCP_ESTABLISHED and X.SyncookiesRecv == x["SyncookiesRecv"] + 1
+    assert K.accept(lfd)[1] == (PA, c.pport)
+
+
 # ---- SYN_RECV (request sock) --------------------------------------------------------------
 
 def test_syn_recv_synack_retransmit_backoff_then_dropped():
@@ -347,6 +365,32 @@ def test_established_data_out_of_order_dup_ack_then_reassembly():
     p.send(ACK, 1201, 1, data=b"C" * 100)
     p.expect(ACK, seq=1, ack=1351)
     assert K.recv(fd, 1000) == b"A" * 100 + b"B" * 100 + b"C" * 100 + b"D" * 50
+
+
+def test_established_receive_window_fills_to_zero_then_update_after_read():
+    fresh()
+    p, fd = established(1038, mss=536)
+    size = sk_of(fd).rcv_size
+    seq = 1001
+    while seq - 1001 < size:
+        n = min(536, size - (seq - 1001))
+        p.send(ACK, seq, 1, data=b"w" * n)
+        seq += n
+    advance(40)
+    last = None
+    while True:
+        s = p.recv()
+        if s is None:
+            break
+        last = s
+    assert last.ack == seq and last.win == 0, last  # the ring is full: window 0
+    z = X.TCPZeroWindowDrop
+    p.send(ACK, seq, 1, data=b"!")  # a 1-byte zero-window probe (BSD style): dropped, answered
+    p.expect(ACK, ack=seq, win=0)
+    assert X.TCPZeroWindowDrop == z + 1
+    assert len(K.recv(fd, size)) == size
+    s = p.expect(ACK, seq=1, ack=seq)  # tcp_cleanup_rbuf: the opened window is announced
+    assert s.win > 0
 
 
 def test_established_retransmitted_data_reacked_at_once():
