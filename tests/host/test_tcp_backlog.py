@@ -1,7 +1,8 @@
 """Listen backlog, SYN queue and syncookies under load, ksock vs the Linux
 kernel (differential), and a SYN flood with spoofed sources.
 
-Backlog: a listener with listen(fd, B) that does not accept while N = B + 3
+Backlog: a listener with listen(fd, B) (B = 0, 1, 4; 0, 1, 2 on the QEMU
+board, whose heap holds about five connections) that does not accept while N = B + 3
 clients from the peer namespace connect; then it accepts everything. The same
 scenario runs with the listener as a CPython socket on Linux (a namespace of
 its own, the oracle) and as ksock on the target; the clients are Linux in both.
@@ -107,6 +108,7 @@ class Clients:
                 continue
             s.setblocking(True)
             s.sendall(bytes([i]))
+            s.close()  # the client closes first: the TIME_WAITs stay on Linux (a board's heap)
         return failed
 
     def close(self):
@@ -133,6 +135,9 @@ class LinuxListener:
     def counters(self):
         return linux_counters(self.lp.tgt)
 
+    def settle(self):
+        pass
+
     def accept_all(self, n, clients):
         """Accept n children, read one byte from each: [(peer port, byte)] in accept order."""
         self.ls.settimeout(15)
@@ -145,6 +150,7 @@ class LinuxListener:
                 c, a = self.ls.accept()
                 c.settimeout(15)
                 out.append((a[1], c.recv(1)[0], c))
+                assert c.recv(1) == b""  # then the client's FIN
         finally:
             th.join()
         for _, _, c in out:
@@ -172,17 +178,22 @@ class KsockListener:
     def counters(self):
         return snmp(self.t)
 
+    def settle(self):
+        """The clients' FINs end the children before the next run (a board's heap)."""
+        self.t.exec("stack.serve(200)\nimport gc\ngc.collect()")
+
     def accept_all(self, n, clients):
         box = {}
         th = threading.Thread(target=lambda: box.update(f=clients.finish()))
         th.start()
         try:
-            out = self.t.eval("""(lambda n: [(lambda c: (c[1][1], ks.recv(c[0], 1)[0], ks.close(c[0]))[:2])(ks.accept(ls))
-                                   for i in range(n)])(%d)""" % n, timeout=60)
+            out = self.t.eval("""(lambda n: [(lambda c: (c[1][1], ks.recv(c[0], 1)[0], ks.recv(c[0], 1), ks.close(c[0]))[:3])(
+                ks.accept(ls)) for i in range(n)])(%d)""" % n, timeout=60)
         finally:
             th.join()
         self.t.exec("ks.close(ls)\nstack.serve(50)")
-        return [tuple(x) for x in out], box.get("f")
+        assert all(x[2] == b"" for x in out), out  # then the client's FIN
+        return [tuple(x[:2]) for x in out], box.get("f")
 
 
 def scenario(side, lk, port, backlog, mode):
@@ -219,6 +230,7 @@ def scenario(side, lk, port, backlog, mode):
         order, failed = side.accept_all(n, cl)
     finally:
         cl.close()
+        side.settle()
     return {"n": n, "established": states.count(ESTABLISHED), "syn_sent": states.count(SYN_SENT),
             "counters": _delta(after, before),
             "order": [ports.index(p) for p, _ in order], "bytes_ok": all(ports.index(p) == b for p, b in order),
@@ -233,7 +245,8 @@ def test_tcp_listen_backlog_overflow_ksock_matches_linux(netns_target, linux_pai
     bring_up(t, lk)
     serve_while(t, 500, lambda: peer(lk, "ping", "-c", "1", "-W", "1", lk.tgt_ip))  # ARP both ways first
     results = []
-    for i, b in enumerate((0, 1, 4)):
+    # a board's heap holds about five connections (2 KB rings each way): B up to 2 there
+    for i, b in enumerate((0, 1, 4) if t.platform == "linux" else (0, 1, 2)):
         want = scenario(lin, linux_pair, 7100 + i, b, mode)
         got = scenario(ks, lk, 7100 + i, b, mode)
         results.append((b, want, got))
@@ -258,13 +271,13 @@ def test_tcp_listen_backlog_overflow_ksock_matches_linux(netns_target, linux_pai
 
 
 # ---- SYN flood ---------------------------------------------------------------------
-# scapy crafts SYNs from 16 spoofed sources in the peer's subnet (never used by any
+# scapy crafts SYNs from 8 spoofed sources in the peer's subnet (never used by any
 # host); the target has static neighbour entries mapping them to the peer's MAC, so
 # its SYN-ACKs go to the peer, whose kernel drops them (not its address, no
 # forwarding): the half-open requests are never completed nor reset. Meanwhile
 # real CPython clients connect and exchange data.
 
-SPOOF = range(100, 116)
+SPOOF = range(100, 108)
 FLOOD_SERVER = """
 import ksock.sys as ks
 from ksock.kernel.time import clock
@@ -276,6 +289,8 @@ print('ready')
 """
 FLOOD_LOOP = """
 conns = {}
+buf = bytearray(1024)  # one buffer: a board's heap must not fragment under the flood
+mv = memoryview(buf)
 served = maxq = 0
 t0 = clock.now_ms()
 while clock.diff(clock.now_ms(), t0) < %(ms)d:
@@ -288,19 +303,21 @@ while clock.diff(clock.now_ms(), t0) < %(ms)d:
         conns[fd] = 0
     except OSError as e:
         assert e.args[0] == 11, e
-    for fd in list(conns):
+    for fd in conns:
+        if conns[fd] < 0:
+            continue
         try:
-            d = ks.recv(fd, 2048)
+            k = ks.recvfrom_into(fd, buf)[0]
         except OSError as e:
             assert e.args[0] == 11, e
             continue
-        if not d:
+        if not k:
             ks.close(fd)
-            del conns[fd]
+            conns[fd] = -1
             served += 1
         else:
-            ks.send(fd, d)
-print(served, len(conns), maxq)
+            ks.send(fd, mv[:k])
+print(served, sum(1 for v in conns.values() if v >= 0), maxq)
 """
 
 
@@ -362,9 +379,9 @@ def test_tcp_syn_flood_spoofed_sources_cookies_serve_real_clients(netns_target, 
     frames, mac = _flood_frames(lk, port, nflood, cookies)
     bring_up(t, lk)
     serve_while(t, 500, lambda: peer(lk, "ping", "-c", "1", "-W", "1", lk.tgt_ip))
-    for a in SPOOF:
-        t.exec("stack.ip_neigh_add('%s.%d', '%s', 'eth0')" % (lk.subnet, a, mac))
-    t.exec("import ksock.sys as ks\nks.sysctl('net.ipv4.tcp_syncookies', %d)" % cookies)
+    t.exec("import ksock.sys as ks, gc\nks.sysctl('net.ipv4.tcp_syncookies', %d)\n" % cookies
+           + "".join("stack.ip_neigh_add('%s.%d', '%s', 'eth0')\n" % (lk.subnet, a, mac) for a in SPOOF)
+           + "gc.collect()")
     before = snmp(t)
     assert t.exec(FLOOD_SERVER % {"port": port, "backlog": backlog}).strip() == "ready"
     res = {}
@@ -405,8 +422,11 @@ def test_tcp_syn_flood_spoofed_sources_cookies_serve_real_clients(netns_target, 
     if cookies:
         assert len(ok) == k, res  # syncookies served every real client
         assert c["SyncookiesSent"] > 100 and c["TCPReqQFullDoCookies"] == c["SyncookiesSent"]
-        assert c["SyncookiesRecv"] >= k and c["SyncookiesFailed"] == 0
-        assert c["ListenDrops"] == 0 and c["TCPReqQFullDrop"] == 0
+        assert c["PassiveOpens"] == k and c["SyncookiesFailed"] == 0 and c["TCPReqQFullDrop"] == 0
+        # a valid cookie ACK that made no child was counted as a drop (a board's
+        # fragmented heap can refuse the rings: ENOBUFS), and the client's
+        # retransmission made it later
+        assert c["SyncookiesRecv"] - c["ListenDrops"] == k and c["ListenOverflows"] == 0
     else:
         assert c["SyncookiesSent"] == 0 and c["SyncookiesRecv"] == 0
         assert c["TCPReqQFullDrop"] > 100 and c["ListenDrops"] >= c["TCPReqQFullDrop"]
