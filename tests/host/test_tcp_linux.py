@@ -532,3 +532,25 @@ except OSError as e:
 """, timeout=30)
     assert out.strip() == "110"
     conn[0].close()
+
+
+
+def test_tcp_connect_to_silent_onlink_host_times_out_after_syn_retries(netns_target):
+    t, lk = netns_target
+    bring_up(t, lk)
+    out = t.exec("""
+import ksock.sys as ks, time
+ks.sysctl('net.ipv4.tcp_syn_retries', 2)
+fd = ks.socket(2, 1, 0)
+t0 = time.ticks_ms()
+try:
+    ks.connect(fd, (%r, 80))
+except OSError as e:
+    print(e.args[0], time.ticks_diff(time.ticks_ms(), t0) // 1000)
+ks.close(fd)
+""" % (lk.subnet + ".77"), timeout=30)
+    # Linux 6.18 asked the same (net.ipv4.tcp_syn_retries=2, a silent on-link
+    # address): ETIMEDOUT after 1 + 2 + 4 s of SYN backoff, not EHOSTUNREACH
+    err, secs = out.split()
+    assert err == "110" and 6 <= int(secs) <= 8
+    assert snmp(t)["Tcp"]["AttemptFails"] == 1
