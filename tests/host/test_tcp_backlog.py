@@ -7,7 +7,7 @@ clients from the peer namespace connect; then it accepts everything. The same
 scenario runs with the listener as a CPython socket on Linux (a namespace of
 its own, the oracle) and as ksock on the target; the clients are Linux in both.
 
-- paced: one connect every 60 ms, the listener running. Every arrival is seen
+- paced: one connect every 100 ms, the listener running. Every arrival is seen
   in order by both kernels, so everything must match: B + 1 children in the
   accept queue (sk_acceptq_is_full is `>`), each later SYN dropped with
   ListenOverflows and ListenDrops (its client stays in SYN_SENT and retries
@@ -23,6 +23,10 @@ its own, the oracle) and as ksock on the target; the clients are Linux in both.
   ListenOverflows/ListenDrops = N - B - 1, B + 1 immediately acceptable, all
   N delivered after accept(). Differs (timing, not rules): how many clients see
   ESTABLISHED at once (Linux B + 1, ksock N via cookies) and the cookie counters.
+  Not compared: when the excess clients get in (their SYN retries, 1 s then 3 s,
+  race the accept loop), so only the first B + 1 of the accept order are fixed.
+
+SYN flood: see test_tcp_syn_flood_spoofed_sources_cookies_serve_real_clients.
 """
 import socket
 import subprocess
@@ -42,7 +46,10 @@ ESTABLISHED, SYN_SENT = 1, 2
 COUNTERS = (("TcpExt", "ListenOverflows"), ("TcpExt", "ListenDrops"), ("Tcp", "RetransSegs"),
             ("TcpExt", "SyncookiesSent"), ("TcpExt", "SyncookiesRecv"), ("TcpExt", "TCPReqQFullDoCookies"),
             ("Tcp", "PassiveOpens"))
-GAP = 0.06  # paced: seconds between connects (the target answers a SYN well within it)
+# paced: seconds between connects (the target answers a SYN well within it); the
+# figures are read 0.25 s after the last connect, before the first dropped SYN is
+# retried (1 s after it was sent: (N - B - 1) * GAP + 0.25 < 1)
+GAP = 0.1
 
 
 def linux_counters(ns):
@@ -259,12 +266,15 @@ def test_tcp_listen_backlog_overflow_ksock_matches_linux(netns_target, linux_pai
             assert r["failed"] == [] and r["bytes_ok"] and sorted(r["order"]) == list(range(n)), (b, want, got)
             assert r["order"][:b + 1] == list(range(b + 1)), (b, want, got)  # the queue is FIFO
             assert c["RetransSegs"] == 0 and c["PassiveOpens"] == b + 1, (b, want, got)
-        assert want["established"] == b + 1 and want["syn_sent"] == n - b - 1, (b, want)
         assert want["counters"]["SyncookiesSent"] == 0, (b, want)
         if mode == "paced":  # the same arrivals: the same outcome in every figure
+            assert want["established"] == b + 1 and want["syn_sent"] == n - b - 1, (b, want)
             assert got["established"] == want["established"] and got["syn_sent"] == want["syn_sent"], (b, want, got)
             assert got["counters"] == want["counters"], (b, want, got)
         else:  # ksock met the burst at once: cookies for what the SYN queue could not hold
+            # (Linux: B + 1, unless a busy host let a SYN in before an earlier
+            # final ACK: that client is ESTABLISHED and its ACK is the overflow)
+            assert want["established"] >= b + 1 and want["established"] + want["syn_sent"] == n, (b, want)
             assert got["established"] == n and got["syn_sent"] == 0, (b, got)
             c = got["counters"]
             assert c["TCPReqQFullDoCookies"] == c["SyncookiesSent"] == c["SyncookiesRecv"] == n - b - 1, (b, got)
