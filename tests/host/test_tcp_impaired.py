@@ -53,7 +53,7 @@ class _Topo:
 
 
 @pytest.fixture
-def impaired(request, netns_ok):
+def impaired(request, netns_ok, target_name):
     require_env(*netns_ok)
     topo = _Topo()
     bridge = subprocess.Popen(
