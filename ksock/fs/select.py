@@ -141,16 +141,58 @@ def do_pollfd(pfd, pt):
     return mask
 
 
+_sock_fops = None  # socket_file_ops (net/socket.py imports this file: looked up on first use)
+
+
 def do_poll(fds, pwq, end):
+    """One pass per wake-up over every fd, do_pollfd inlined (the per-fd cost is
+    what poll(2) is made of). As Linux: no waiters are registered when the
+    timeout is zero ("optimise the no-wait case") nor once an fd is ready
+    (pt->_qproc = NULL); a socket that registers nothing is asked through its
+    proto_ops directly (sock_poll without poll_wait)."""
+    global _sock_fops
+    sfops = _sock_fops
+    if sfops is None:
+        from ksock.net import socket as _s
+        sfops = _sock_fops = _s.socket_file_ops
     pt = pwq.pt
-    timed_out = end is not None and _left(end) == 0
+    timed_out = False
+    if end is not None and _left(end) == 0:
+        pt._qproc = None
+        timed_out = True
+    slots = fdtable.current.files.fd
+    reserved = fdtable._RESERVED
     while True:
+        nslots = len(slots)
         count = 0
+        qproc = pt._qproc
         for pfd in fds:
-            if do_pollfd(pfd, pt):
+            fd = pfd[0]
+            if fd < 0:
+                pfd[2] = 0
+                continue
+            f = slots[fd] if fd < nslots else None
+            if f is None or f is reserved:
+                pfd[2] = POLLNVAL
                 count += 1
-                pt = None  # something is ready: stop registering waiters
-        pt = None
+                if qproc is not None:
+                    qproc = pt._qproc = None
+                continue
+            filt = (pfd[1] & 0xFFFF) | POLLERR | POLLHUP
+            fop = f.f_op
+            if qproc is None and fop is sfops:  # proto_ops polls do not read pt->_key
+                sock = f.private_data
+                mask = sock.ops.poll(f, sock) & filt
+            else:
+                pt._key = filt
+                fp = fop.poll
+                mask = (DEFAULT_POLLMASK if fp is None else fp(f, pt)) & filt
+            pfd[2] = mask
+            if mask:
+                count += 1
+                if qproc is not None:
+                    qproc = pt._qproc = None  # something is ready: stop registering waiters
+        pt._qproc = None
         if not count:
             count = pwq.error
         if count or timed_out:

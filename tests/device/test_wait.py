@@ -107,7 +107,9 @@ def test_idle_socket_has_no_wait_queue_until_polled():
     fd = K.socket(2, 2)
     s = fdtable.fdget(fd).private_data
     assert s.wq is None and s.sk.sk_wq is None
-    K.poll([(fd, K.POLLIN)], 0)  # one pass, nothing ready for POLLIN: registers, then frees
+    K.poll([(fd, K.POLLIN)], 0)  # timeout 0: Linux's no-wait case registers nothing
+    assert s.wq is None
+    K.poll([(fd, K.POLLIN)], 1)  # nothing ready for POLLIN: registers, waits, then frees
     assert s.wq is not None and not s.wq.head
     K.close(fd)
 
@@ -120,3 +122,18 @@ def test_sock_graft_child_gets_new_socket_queue():
     S.sock_graft(sk, parent)
     assert S.sk_sleep(sk) is parent.wq
     NS.sock_release(parent)
+
+
+def test_poll_stops_registering_once_ready():
+    # do_poll: after the first ready fd, pt->_qproc = NULL (no entries for the rest)
+    from ksock.net import socket as NS
+    K.close_range(3)
+    NS.sock_inode_cachep.free = []
+    ready = K.socket(2, 2)
+    idle = K.socket(2, 2)
+    before = fdtable.fdget(ready).private_data
+    assert before.wq is None
+    assert K.poll([(ready, K.POLLOUT), (idle, K.POLLIN)], 1000) == [(ready, K.POLLOUT)]
+    assert fdtable.fdget(idle).private_data.wq is None  # never registered
+    assert K.poll([(idle, K.POLLIN), (ready, K.POLLOUT), (42, K.POLLIN)], 0) == [(ready, K.POLLOUT), (42, K.POLLNVAL)]
+    K.close_range(3)
