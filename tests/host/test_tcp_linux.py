@@ -370,6 +370,7 @@ def test_tcp_peer_reset_gives_econnreset_then_eof(netns_target):
 
     def server():
         c, _ = ls.accept()
+        c.recv(1)  # reset only once ksock's connect() has returned (no race with it)
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()
     join = _bg(server)
@@ -377,6 +378,7 @@ def test_tcp_peer_reset_gives_econnreset_then_eof(netns_target):
 import ksock.sys as ks
 fd = ks.socket(2, 1, 0)
 ks.connect(fd, (%r, 5006))
+ks.send(fd, b'g')
 stack.serve(300)
 for i in range(2):
     try:

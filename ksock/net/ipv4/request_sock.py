@@ -11,7 +11,7 @@ class request_sock:
     __slots__ = ("dl_next", "sk", "rsk_listener", "num_retrans", "num_timeout", "expires",
                  "sk_state", "inet_num", "inet_dport", "inet_daddr", "inet_rcv_saddr",
                  "snt_isn", "rcv_isn", "mss", "snd_wscale", "rcv_wscale", "wscale_ok",
-                 "rcv_wnd", "snd_wnd", "rsk_timer", "acked", "rt")
+                 "rcv_wnd", "snd_wnd", "rsk_timer", "acked", "rt", "snt_synack")
 
     def __init__(self, listener):
         self.dl_next = None
@@ -29,6 +29,7 @@ class request_sock:
         self.rsk_timer = None
         self.acked = 0
         self.rt = None
+        self.snt_synack = 0  # ms the first SYN-ACK left: the final ACK's RTT sample
 
 
 class request_sock_queue:

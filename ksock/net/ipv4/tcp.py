@@ -553,6 +553,12 @@ def tcp_setsockopt(sk, level, optname, optval, optlen):
         if val < 1 or val > MAX_TCP_KEEPIDLE:
             return -EINVAL
         sk.keepalive_time = val
+        if (sock_flag(sk, SOCK_KEEPOPEN) and sk.ka_timer is not None
+                and not (1 << sk.sk_state) & (TCPF_CLOSE | TCPF_LISTEN)):
+            # tcp_sock_set_keepidle_locked: re-arm for what is left of the new idle time
+            from ksock.kernel import time as ktime
+            left = val * HZ - ktime.clock.diff(ktime.clock.now_ms(), sk.rcv_tstamp)
+            timer.mod_timer_in(sk.ka_timer, left if left > 0 else 0)
     elif optname == TCP_KEEPINTVL:
         if val < 1 or val > MAX_TCP_KEEPINTVL:
             return -EINVAL

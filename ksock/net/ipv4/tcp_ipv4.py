@@ -298,6 +298,7 @@ def tcp_conn_request(sk, skb, th, hl):
     inet_ehash_insert(req)
     rq.reqsk_queue_added(q)
     timer.mod_timer_in(req.rsk_timer, TCP_TIMEOUT_INIT)
+    req.snt_synack = ktime.clock.now_ms()
     tcp_minisocks.tcp_v4_send_synack(req)
 
 

@@ -183,6 +183,10 @@ def tcp_check_req(req, skb, th, hl, flags):
         else:
             req.acked = 1  # keep it: the SYN-ACK timer makes the peer ACK again
         return
+    if req.num_retrans == 0:  # tcp_synack_rtt_meas: Karn allows a sample from an unrepeated SYN-ACK
+        from ksock.kernel import time as ktime
+        from ksock.net.ipv4 import tcp_input
+        tcp_input.tcp_rtt_estimator(child, ktime.clock.diff(ktime.clock.now_ms(), req.snt_synack))
     tcp_child_process(lsk, child, skb, th, hl, flags)
 
 
