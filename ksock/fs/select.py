@@ -244,6 +244,8 @@ def do_select(n, inp, outp, exp, end):
     pwq = poll_initwait()
     pt = pwq.pt
     timed_out = end is not None and _left(end) == 0
+    if timed_out:
+        pt = None  # the no-wait case: register nothing
     try:
         while True:
             rin = rout = rex = 0

@@ -288,9 +288,10 @@ def unix_socketpair(socka, sockb):
     ska, skb = socka.sk, sockb.sk
     ska.peer = skb
     skb.peer = ska
-    if ska.sk_type != SOCK_DGRAM:
-        ska.sk_state = skb.sk_state = TCP_ESTABLISHED
-        socka.state = sockb.state = SS_CONNECTED
+    # every type, datagram too (Linux 5.15, "af_unix: Set TCP_ESTABLISHED for
+    # datagram sockets too"): /proc/net/unix shows a dgram pair as St 03
+    ska.sk_state = skb.sk_state = TCP_ESTABLISHED
+    socka.state = sockb.state = SS_CONNECTED
     return 0
 
 
