@@ -38,11 +38,27 @@ def unregister_poller(p):
         _pollobj.unregister(fd)
 
 
+_post_rx = []  # run once after a receive pass that handled frames (deferred ACKs)
+
+
+def register_post_rx(fn):
+    if fn not in _post_rx:
+        _post_rx.append(fn)
+
+
+def run_post_rx():
+    for fn in _post_rx:
+        fn()
+
+
 def do_softirq():
-    """One pass: receive (budgeted per device), then timers. Returns work done."""
+    """One pass: receive (budgeted per device), then what the protocols deferred
+    to the end of the batch, then timers. Returns work done."""
     work = 0
     for p in _pollers:
         work += p.poll(NAPI_BUDGET)
+    if work:
+        run_post_rx()
     work += timer.run_timers(ktime.clock.now_ms())
     return work
 

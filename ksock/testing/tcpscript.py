@@ -107,6 +107,7 @@ class Peer:
         assert skb is not None, "skb pool empty"
         skbuff.skb_put_data(skb, frame)
         netdev.netif_receive_skb(skb, self.dev)
+        softirq.run_post_rx()  # the end of a one-frame receive batch (deferred ACKs go out)
 
     def send(self, flags, seq, ack=0, win=65535, data=b"", **kw):
         """inject(frame(...)): one segment from the peer."""

@@ -111,6 +111,7 @@ class tcp_sock(icsk.inet_connection_sock):
     ofo_fin = -1  # sequence number of an out-of-order FIN
     rcv_unacked = 0
     ack_pending = 0
+    ack_queued = 0  # on tcp_output's end-of-batch ACK list
     wscale_ok = 0
     snd_wscale = 0
     rcv_wscale = 0

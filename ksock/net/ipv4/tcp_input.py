@@ -149,8 +149,10 @@ def tcp_data_queue(sk, skb, poff, seq, n, fin):
             return
         if k > 0 and not sock_flag(sk, SOCK_DEAD):
             sk.sk_data_ready(sk)
-        if filled or sk.rcv_nxt - sk.rcv_wup >= 2 * sk.rcv_mss:
-            tcp_output.tcp_send_ack(sk)  # a hole filled, or two full segments: ACK now
+        if filled:
+            tcp_output.tcp_send_ack(sk)  # a hole filled: tell the sender at once
+        elif sk.rcv_nxt - sk.rcv_wup >= 2 * sk.rcv_mss:
+            tcp_output.tcp_ack_soon(sk)  # two full segments: ACK at the end of this batch
         elif k > 0:
             tcp_output.tcp_send_delayed_ack(sk)
         return

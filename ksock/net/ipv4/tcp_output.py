@@ -4,7 +4,7 @@
 # which the device consumes -- retransmission is the same copy again.
 from ksock.compat import const
 from ksock.kernel import time as ktime
-from ksock.kernel import timer
+from ksock.kernel import timer, softirq
 from ksock.net.core import skbuff
 from ksock.net.core import dev as netdev
 from ksock.net.ipv4 import ip_output
@@ -146,6 +146,29 @@ def tcp_send_ack(sk):
     # go-back-N restart point, which the peer may have passed: its ACK would be
     # out of window there, and two such peers re-ACK each other forever
     tcp_transmit(sk, sk.snd_max, 0, _ACK)
+
+
+_ack_soon = []  # socks owing an ACK at the end of this receive batch
+
+
+def tcp_ack_soon(sk):
+    """ACK at the end of the current receive batch, not per segment: one ACK
+    covers every in-order segment of the batch, as GRO makes Linux do."""
+    sk.ack_pending = 1
+    if not sk.ack_queued:
+        sk.ack_queued = 1
+        _ack_soon.append(sk)
+
+
+def tcp_flush_acks():
+    while _ack_soon:
+        sk = _ack_soon.pop()
+        sk.ack_queued = 0
+        if sk.ack_pending and sk.snd_ring is not None and sk.sk_state != 7:
+            tcp_send_ack(sk)
+
+
+softirq.register_post_rx(tcp_flush_acks)
 
 
 def tcp_send_delayed_ack(sk):
