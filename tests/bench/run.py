@@ -244,6 +244,19 @@ def run_on(spec, scripts):
     return rows
 
 
+def skb_ratios(rows):
+    """TCP Mbit/s with the C skb (unix) over the Python skb (unix-nocmod): two
+    processes, one after the other in the same run on the same machine."""
+    by = {(r["target"], r["name"]): r["value"] for r in rows if r["script"] == "bench_tcp.py" and r["unit"] == "Mbit/s"}
+    out = []
+    for (tg, name), v in by.items():
+        py = by.get(("unix-nocmod", name))
+        if tg == "unix" and py:
+            out.append({"name": name + ", C skb / Python skb", "value": round(v / py, 2), "unit": "x",
+                        "target": "unix/unix-nocmod", "script": "bench_tcp.py"})
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--targets", default="unix,unix-nocmod,qemu")
@@ -254,6 +267,7 @@ def main(argv=None):
     rows = []
     for spec in targets:
         rows += run_on(spec, scripts)
+    rows += skb_ratios(rows)
     os.makedirs(OUT, exist_ok=True)
     res = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "host": os.uname().nodename, "results": rows}
     with open(os.path.join(OUT, "results.json"), "w") as f:
