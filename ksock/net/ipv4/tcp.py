@@ -181,6 +181,8 @@ def tcp_done(sk):
 def tcp_destroy(sk):
     """inet_csk_destroy_sock: drop the rings so an orphan frees its memory."""
     tcp_clear_xmit_timers(sk)
+    tcp_output.ring_free(sk.snd_ring)
+    tcp_output.ring_free(sk.rcv_ring)
     sk.snd_ring = sk.rcv_ring = None
     sk.ofo = None
     if sk.icsk_bind_hash is not None:
@@ -226,6 +228,8 @@ def tcp_disconnect(sk, flags):
     sk.inet_daddr = INADDR_ANY
     if not (sk.sk_userlocks & SOCK_BINDADDR_LOCK):
         sk.inet_saddr = sk.inet_rcv_saddr = INADDR_ANY
+    tcp_output.ring_free(sk.snd_ring)
+    tcp_output.ring_free(sk.rcv_ring)
     sk.snd_ring = sk.rcv_ring = sk.ofo = None
     sk.fin_queued = sk.rcv_fin = 0
     sk.sk_dst = None

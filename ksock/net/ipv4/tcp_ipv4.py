@@ -336,6 +336,7 @@ tcp_protocol.err_handler = tcp_v4_err
 
 def proto_init():
     inet_add_protocol(tcp_protocol, wip.IPPROTO_TCP)
+    tcp_output.tcp_ring_pool_init()
     tcp_ipv4_seed(ktime.clock.now_us() ^ id(ehash))
 
 

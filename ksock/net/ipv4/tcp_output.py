@@ -345,16 +345,54 @@ def tcp_rcv_wscale(size):
     return ws
 
 
+# Ring pool (DESIGN rule 7): a closed connection's rings wait here for the next
+# one of the same size, so a connection costs no allocation (and no GC churn)
+# once the pool is warm; boards fill it at init while the heap is still whole,
+# because a fragmented 140 KB heap may have no free 2 KB block later.
+RING_POOL_MAX = const(64) if PLATFORM == "linux" else const(8)
+_rings = {}  # size -> [bytearray, ...]
+_rings_n = [0]
+
+
+def ring_alloc(size):
+    lst = _rings.get(size)
+    if lst:
+        _rings_n[0] -= 1
+        return lst.pop()
+    return bytearray(size)
+
+
+def ring_free(buf):
+    if buf is not None and _rings_n[0] < RING_POOL_MAX:
+        lst = _rings.get(len(buf))
+        if lst is None:
+            lst = _rings[len(buf)] = []
+        lst.append(buf)
+        _rings_n[0] += 1
+
+
+def tcp_ring_pool_init():
+    """Boards: rings of the default sizes for RING_POOL_MAX / 2 connections."""
+    if PLATFORM == "linux":
+        return
+    r = sysctl.sysctl("net.ipv4.tcp_rmem")[1] >> 1
+    w = sysctl.sysctl("net.ipv4.tcp_wmem")[1]
+    for i in range(RING_POOL_MAX // 2):
+        ring_free(bytearray(r if r > 1024 else 1024))
+        ring_free(bytearray(w if w > 2048 else 2048))
+
+
 def tcp_connect_init(sk, rt, rcv_wscale=-1):
     """Rings, MSS, window scale and pseudo-header sum for a connection on route
     `rt`. -ENOBUFS when the heap cannot hold the rings (boards)."""
     rsize = tcp_rcv_ring_size(sk)
     for attempt in (0, 1):
         try:
-            sk.rcv_ring = bytearray(rsize)
-            sk.snd_ring = bytearray(tcp_snd_ring_size(sk))
+            sk.rcv_ring = ring_alloc(rsize)
+            sk.snd_ring = ring_alloc(tcp_snd_ring_size(sk))
             break
         except MemoryError:
+            ring_free(sk.rcv_ring)
             sk.rcv_ring = sk.snd_ring = None
             if attempt:
                 return -105  # ENOBUFS: the caller counts it (ListenDrops, connect error)
