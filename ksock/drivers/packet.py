@@ -14,6 +14,7 @@ PACKET_IGNORE_OUTGOING = 23  # do not read back our own transmissions
 
 
 MSG_DONTWAIT = 0x40
+_ZEROS = bytes(60)
 # recv(2)/send(2) straight into/out of the skb's buffer through ffi: the socket
 # object's readinto() reads "exactly" len bytes, so a second frame queued
 # behind the first would be read truncated into the tail of the buffer (and
@@ -75,9 +76,7 @@ class PacketDev(netdev.net_device):
             n = skb.len
             if n < 60:  # pad runts to the Ethernet minimum, as a NIC would
                 skbuff.skb_put(skb, 60 - n)
-                mv = memoryview(skb.buf)
-                for i in range(skb.data + n, skb.data + 60):
-                    mv[i] = 0
+                skbuff.skb_store_bits(skb, n, _ZEROS, 0, 60 - n)
             if _send is not None:
                 if _send(self.sock.fileno(), _addr(skb.buf) + skb.data, skb.len, MSG_DONTWAIT) < 0:
                     return -105  # ENOBUFS: the kernel's queue is full; TCP retransmits

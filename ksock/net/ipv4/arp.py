@@ -150,11 +150,17 @@ def _xmit(skb, n):
     return netdev.dev_queue_xmit(skb, n.dev)
 
 
+_LO_MAC = bytes(6)
+
+
 def neigh_output(skb, dev, nexthop):
     """Send an IPv4 packet (skb.data at the IP header) to `nexthop` on `dev`."""
     if dev.flags & netdev.IFF_LOOPBACK:
-        netdev.dev_hard_header(skb, dev, eth.ETH_P_IP, b"\x00" * 6)
+        netdev.dev_hard_header(skb, dev, eth.ETH_P_IP, _LO_MAC)
         return netdev.dev_queue_xmit(skb, dev)
+    n = arp_tbl.get(nexthop)
+    if n is not None and n.nud_state & (NUD_REACHABLE | NUD_PERMANENT) and n.dev is dev:
+        return _xmit(skb, n)  # the common case first: a resolved unicast neighbour
     if nexthop == devinet.INADDR_BROADCAST or _is_subnet_broadcast(nexthop, dev):
         netdev.dev_hard_header(skb, dev, eth.ETH_P_IP, eth.BROADCAST)
         return netdev.dev_queue_xmit(skb, dev)
