@@ -335,3 +335,45 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     if not out:
         raise OSError("[addrinfo error -7]")  # EAI_SOCKTYPE
     return out
+
+
+# ksock.sys raises Linux's errno numbers everywhere. Bare-metal ports (QEMU,
+# ESP32, rp2) have newlib's numbers in their `errno` module (EINPROGRESS is 119
+# there, 115 on Linux), and programs -- asyncio among them -- compare with
+# those; so on such a port the drop-in's methods translate on the way out. On
+# the unix port the numbers agree and nothing is wrapped.
+def _platform_errno_map():
+    try:
+        import errno as _pe
+    except ImportError:
+        return None
+    m = {}
+    for name in dir(_e):
+        if name[:1] == "E" and name != "E":
+            v = getattr(_e, name)
+            pv = getattr(_pe, name, None)
+            if isinstance(v, int) and isinstance(pv, int) and pv != v:
+                m[v] = pv
+    return m or None
+
+
+_EMAP = _platform_errno_map()
+
+
+def _xlate(f):
+    def w(*a, **k):
+        try:
+            return f(*a, **k)
+        except OSError as e:
+            if e.args and e.args[0] in _EMAP:
+                raise OSError(_EMAP[e.args[0]])
+            raise
+    return w
+
+
+if _EMAP:
+    for _n in ("bind", "listen", "accept", "connect", "send", "sendall", "sendto", "recv_into", "recv",
+               "recvfrom", "setsockopt", "shutdown", "readinto", "read", "readline", "write", "__init__"):
+        setattr(socket, _n, _xlate(getattr(socket, _n)))
+    inet_pton = _xlate(inet_pton)
+    inet_ntop = _xlate(inet_ntop)

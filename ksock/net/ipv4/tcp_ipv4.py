@@ -195,19 +195,22 @@ def tcp_v4_rcv(skb):
     sport = (buf[th] << 8) | buf[th + 1]
     dport = (buf[th + 2] << 8) | buf[th + 3]
     flags = buf[th + 13]
-    sk = __inet_lookup_established(buf, nh, sport, dport)
-    if sk is None:
-        lsk = ih.inet_lookup_listener(tcp.tcp_hashinfo, wip.daddr(buf, nh), dport)
-        if lsk is None or tcp_v4_rcv_listen(lsk, skb, th, hl, flags):
-            tcp_v4_send_reset(skb, th, hl, flags)
-    else:
-        st = sk.sk_state
-        if st == tcp.TCP_NEW_SYN_RECV:
-            tcp_minisocks.tcp_check_req(sk, skb, th, hl, flags)
-        elif st == tcp.TCP_TIME_WAIT:
-            tcp_minisocks.tcp_timewait_state_process(sk, skb, th, hl, flags)
-        elif tcp_input.tcp_rcv_state_process(sk, skb, th, hl, flags):
-            tcp_v4_send_reset(skb, th, hl, flags)
+    try:
+        sk = __inet_lookup_established(buf, nh, sport, dport)
+        if sk is None:
+            lsk = ih.inet_lookup_listener(tcp.tcp_hashinfo, wip.daddr(buf, nh), dport)
+            if lsk is None or tcp_v4_rcv_listen(lsk, skb, th, hl, flags):
+                tcp_v4_send_reset(skb, th, hl, flags)
+        else:
+            st = sk.sk_state
+            if st == tcp.TCP_NEW_SYN_RECV:
+                tcp_minisocks.tcp_check_req(sk, skb, th, hl, flags)
+            elif st == tcp.TCP_TIME_WAIT:
+                tcp_minisocks.tcp_timewait_state_process(sk, skb, th, hl, flags)
+            elif tcp_input.tcp_rcv_state_process(sk, skb, th, hl, flags):
+                tcp_v4_send_reset(skb, th, hl, flags)
+    except MemoryError:
+        XMIB.TCPRcvQDrop += 1  # a full heap drops the segment (the peer retransmits), never the loop
     skbuff.kfree_skb(skb)
 
 

@@ -239,8 +239,14 @@ def tcp_time_wait(sk, state=tcp.TCP_TIME_WAIT):
     net.ipv4.tcp_timewait_len seconds; the full sock is done (CLOSE)."""
     tmo = sysctl.sysctl("net.ipv4.tcp_timewait_len") * HZ
     eh = _ehash()
+    tw = None
     if tmo and _tw_count[0] < TW_MAX:
-        tw = tcp_tw_sock()
+        try:
+            tw = tcp_tw_sock()
+            tw.tw_timer = timer.timer_list(tcp_tw_timer, tw)
+        except MemoryError:
+            tw = None  # inet_twsk_alloc failed: no TIME_WAIT, as Linux when out of buckets
+    if tw is not None:
         tw.sk_state = tcp.TCP_TIME_WAIT
         tw.tw_substate = state
         tw.inet_num = sk.inet_num
@@ -257,13 +263,12 @@ def tcp_time_wait(sk, state=tcp.TCP_TIME_WAIT):
         tw.snd_nxt = sk.snd_max
         tw.rcv_wnd = tcp_output.tcp_receive_window(sk) >> sk.rcv_wscale
         tw.rt = sk.sk_dst
-        tw.tw_timer = timer.timer_list(tcp_tw_timer, tw)
         ih.inet_bind_hash(tw, sk.sk_prot.h, sk.inet_num)
         eh.inet_ehash_insert(tw)
         _tw_count[0] += 1
         timer.mod_timer_in(tw.tw_timer, tmo)
     elif tmo:
-        XMIB.TCPTimeWaitOverflow += 1
+        XMIB.TCPTimeWaitOverflow += 1  # too many TIME_WAITs (tcp_max_tw_buckets) or no memory
     eh.inet_ehash_remove(sk)
     tcp.tcp_done(sk)
 
