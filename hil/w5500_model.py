@@ -561,10 +561,18 @@ class PacketWire:
         self.sock.send(mv)
 
     def recv_into(self, buf):
+        # one frame per call: the socket object's readinto() reads "exactly"
+        # len(buf) and would cut the next queued frame (ksock.drivers.packet)
+        from ksock.drivers import packet
+        if packet._recv is not None:
+            n = packet._recv(self.sock.fileno(), buf, len(buf), packet.MSG_DONTWAIT)
+            return n if n > 0 else 0
         try:
-            return self.sock.readinto(buf) or 0
+            b = self.sock.recv(len(buf))
         except OSError:
             return 0
+        buf[:len(b)] = b
+        return len(b)
 
     def fileno(self):
         return self.sock.fileno()
