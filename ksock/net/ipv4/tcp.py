@@ -319,10 +319,21 @@ def tcp_cleanup_rbuf(sk):
     """After a read: a window update when the window grew enough (tcp_cleanup_rbuf)."""
     if not (1 << sk.sk_state) & (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2):
         return
-    cur = tcp_output.tcp_receive_window(sk)
-    free = sk.copied_seq + sk.rcv_size - sk.rcv_nxt
-    if sk.ack_pending or (free >= 2 * sk.rcv_mss and free >= 2 * cur):
+    if sk.ack_pending:
         tcp_output.tcp_send_ack(sk)
+        return
+    if sk.sk_shutdown & RCV_SHUTDOWN:
+        return
+    cur = tcp_output.tcp_receive_window(sk)
+    size = sk.rcv_size
+    if 2 * cur <= size:
+        # "lots" of space freed: the window __tcp_select_window would offer now
+        # (SWS-rounded) is at least twice what the peer may still send
+        free = sk.copied_seq + size - sk.rcv_nxt
+        if free < sk.rcv_mss and free < (size >> 1):
+            free = 0
+        if free and free >= 2 * cur:
+            tcp_output.tcp_send_ack(sk)
 
 
 def _copy_out(sk, buf, boff, seqoff, k):
