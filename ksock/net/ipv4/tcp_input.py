@@ -262,6 +262,33 @@ def tcp_ack(sk, ack, seq, win, plen, flags):
     return 1
 
 
+def _take_syn(sk, buf, th, hl):
+    """The peer's SYN in SYN-SENT: its ISN, window (never scaled in a SYN),
+    window scale and MSS (clamped by ours and TCP_MAXSEG, at least TCP_MIN_MSS)."""
+    seq = wtcp.seq(buf, th)
+    mss, ws = wtcp.parse_syn_opts(buf, th, hl)
+    if ws < 0:
+        sk.wscale_ok = 0
+        sk.rcv_wscale = 0
+    sk.snd_wscale = ws if sk.wscale_ok else 0
+    sk.irs = seq
+    sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = seq + 1
+    sk.snd_wnd = sk.max_window = (buf[th + 14] << 8) | buf[th + 15]
+    sk.snd_wl1 = seq
+    m = mss or 536
+    if m > sk.advmss:
+        m = sk.advmss
+    if sk.user_mss and sk.user_mss < m:
+        m = sk.user_mss
+    sk.mss_cache = sk.rcv_mss = m if m >= 88 else 88
+
+
+def tcp_keepalive_arm(sk):
+    """On reaching ESTABLISHED with SO_KEEPALIVE: the first probe after the idle time."""
+    if sock_flag(sk, SOCK_KEEPOPEN):
+        timer.mod_timer_in(sk.ka_timer, tcp.keepalive_time_when(sk) * HZ)
+
+
 def tcp_rcv_synsent_state_process(sk, skb, th, hl, flags):
     """RFC 9293 3.10.7.3 SYN-SENT."""
     buf = skb.buf
@@ -274,26 +301,9 @@ def tcp_rcv_synsent_state_process(sk, skb, th, hl, flags):
             return False
         if not flags & _SYN:
             return False
-        seq = wtcp.seq(buf, th)
-        mss, ws = wtcp.parse_syn_opts(buf, th, hl)
-        if ws < 0:
-            sk.wscale_ok = 0
-            sk.rcv_wscale = 0
-        sk.snd_wscale = ws if sk.wscale_ok else 0
-        sk.irs = seq
-        sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = seq + 1
+        _take_syn(sk, buf, th, hl)
         sk.snd_una = ack
         sk.snd_base = sk.iss + 1
-        sk.snd_wnd = (buf[th + 14] << 8) | buf[th + 15]  # never scaled in a SYN
-        sk.max_window = sk.snd_wnd
-        sk.snd_wl1 = seq
-        m = mss or 536
-        if m > sk.advmss:
-            m = sk.advmss
-        if sk.user_mss and sk.user_mss < m:
-            m = sk.user_mss
-        sk.mss_cache = m if m >= 88 else 88
-        sk.rcv_mss = sk.mss_cache
         if sk.rtt_seq and not sk.retransmits:
             tcp_rtt_estimator(sk, ktime.clock.diff(ktime.clock.now_ms(), sk.rtt_ts))
         sk.rtt_seq = 0
@@ -301,8 +311,7 @@ def tcp_rcv_synsent_state_process(sk, skb, th, hl, flags):
         sk.retransmits = 0
         timer.del_timer(sk.rtx_timer)
         tcp.tcp_set_state(sk, TCP_ESTABLISHED)
-        if sock_flag(sk, SOCK_KEEPOPEN):
-            timer.mod_timer_in(sk.ka_timer, tcp.keepalive_time_when(sk) * HZ)
+        tcp_keepalive_arm(sk)
         tcp_output.tcp_send_ack(sk)
         if not sock_flag(sk, SOCK_DEAD):
             sk.sk_state_change(sk)
@@ -312,18 +321,7 @@ def tcp_rcv_synsent_state_process(sk, skb, th, hl, flags):
         return False
     if flags & _SYN:
         # simultaneous open: SYN-RECEIVED, answer SYN-ACK with our ISS
-        seq = wtcp.seq(buf, th)
-        mss, ws = wtcp.parse_syn_opts(buf, th, hl)
-        if ws < 0:
-            sk.wscale_ok = 0
-            sk.rcv_wscale = 0
-        sk.snd_wscale = ws if sk.wscale_ok else 0
-        sk.irs = seq
-        sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = seq + 1
-        sk.snd_wnd = (buf[th + 14] << 8) | buf[th + 15]
-        sk.snd_wl1 = seq
-        if mss and mss < sk.advmss:
-            sk.mss_cache = mss
+        _take_syn(sk, buf, th, hl)
         tcp.tcp_set_state(sk, TCP_SYN_RECV)
         tcp_output.tcp_transmit(sk, sk.iss, 0, _SYN | _ACK)
     return False
@@ -374,8 +372,7 @@ def tcp_rcv_state_process(sk, skb, th, hl, flags):
         sk.snd_wl1 = seq
         if sk.snd_wnd > sk.max_window:
             sk.max_window = sk.snd_wnd
-        if sock_flag(sk, SOCK_KEEPOPEN):
-            timer.mod_timer_in(sk.ka_timer, tcp.keepalive_time_when(sk) * HZ)
+        tcp_keepalive_arm(sk)
         if not sock_flag(sk, SOCK_DEAD):
             sk.sk_state_change(sk)
         st = TCP_ESTABLISHED

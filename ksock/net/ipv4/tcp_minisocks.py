@@ -5,7 +5,7 @@
 from ksock.compat import const, PLATFORM
 from ksock.kernel import timer
 from ksock.net.core import sysctl
-from ksock.net.core.sock import sk_acceptq_is_full, sock_flag, SOCK_KEEPOPEN, HZ
+from ksock.net.core.sock import sk_acceptq_is_full, HZ
 from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import request_sock as rq
 from ksock.net.ipv4 import tcp, tcp_output, tcp_timer, syncookies
@@ -310,9 +310,4 @@ def tcp_timewait_state_process(tw, skb, th, hl, flags):
     if flags & (_FIN | _ACK) or skb.len > hl:
         tcp_output.tcp_send_ctl(tw.rt, tw.inet_saddr, tw.inet_daddr, tw.inet_num, tw.inet_dport,
                                 tw.snd_nxt, tw.rcv_nxt, _ACK, tw.rcv_wnd)
-
-
-def keepalive_arm(sk):
-    if sock_flag(sk, SOCK_KEEPOPEN):
-        timer.mod_timer_in(sk.ka_timer, tcp.keepalive_time_when(sk) * HZ)
 
