@@ -5,7 +5,7 @@ PY := $(ROOT)/.venv/bin/python
 TARGET ?= unix
 PYTEST_ARGS ?=
 
-.PHONY: all deps host-deps run test test-unix test-nocmod test-qemu test-natmod test-jonnor test-w5500 flash bench clean help
+.PHONY: all deps host-deps run test test-unix test-nocmod test-qemu test-natmod test-jonnor test-w5500 flash bench lab clean help
 all: firmware-all
 
 help:
@@ -15,6 +15,7 @@ help:
 	@echo "make bench     benchmarks -> build/bench/results.json"
 	@echo "make firmware BOARD=UNIX|QEMU_MPS2_AN385|W5500_EVB_PICO|ESP32_W5500   one board's firmware"
 	@echo "make flash BOARD=... PORT=/dev/ttyUSB0 [IMAGE=file]   flash a board and deploy ksock (docs/rig.md)"
+	@echo "make lab       a local labgrid lab with the QEMU board as its place (pytest --target=labgrid)"
 
 include firmware/build.mk
 
@@ -44,6 +45,10 @@ test-w5500: firmware-all
 
 # Flash a board and deploy ksock (host_tools/flash.py); IMAGE= flashes that file
 # instead of building the board's firmware (stock MicroPython on an ESP32).
+# A labgrid lab on this machine with the QEMU board as its place (docs/rig.md).
+lab: firmware-all
+	$(PY) -m hil.qemu_lab
+
 flash: $(if $(IMAGE),,firmware-$(BOARD)) bundle
 	$(PY) -m host_tools.flash --board=$(BOARD) $(if $(PORT),--port=$(PORT)) $(if $(IMAGE),--image=$(IMAGE)) $(FLASH_ARGS)
 

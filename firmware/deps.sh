@@ -7,7 +7,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 
 APT_PKGS="build-essential libffi-dev pkg-config python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi
- qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf iproute2 iputils-ping ethtool tcpdump curl xz-utils"
+ qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf iproute2 iputils-ping ethtool tcpdump curl xz-utils
+ ser2net"
 MP_VER=1.25.0
 MP_TARBALL="micropython_${MP_VER}+ds.orig.tar.xz"
 MP_DIR="$ROOT/build/micropython"
@@ -34,6 +35,9 @@ if [ "$(cat .venv/.req-sha256 2>/dev/null)" != "$REQ_SUM" ]; then
     say "creating .venv from requirements.txt"
     python3 -m venv .venv
     .venv/bin/pip install -q -r requirements.txt
+    # pyserial and labgrid's pyserial-labgrid both ship `serial/`: labgrid's
+    # (pyserial 3.5 with RFC 2217 fixes) is made to win whatever pip's order.
+    .venv/bin/pip install -q --no-deps --force-reinstall "$(grep '^pyserial-labgrid==' requirements.txt)"
     echo "$REQ_SUM" > .venv/.req-sha256
 else
     say ".venv up to date"

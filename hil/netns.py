@@ -47,7 +47,19 @@ def reap_stale():
         if name.startswith("ks") and "-" in name:
             pid = name.rsplit("-", 2)[-2] if name.count("-") >= 2 else ""
             if pid.isdigit() and not os.path.exists("/proc/%s" % pid):
+                kill_inside(name)
                 sh("ip", "netns", "del", name, check=False)
+
+
+def kill_inside(name):
+    """SIGKILL what still runs in namespace `name` (a lab's ser2net, a QEMU whose
+    parent died): deleting a namespace does not stop its processes."""
+    for pid in sh("ip", "netns", "pids", name, check=False).split():
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), 9)
+            except OSError:
+                pass
 
 
 class NetNS:
@@ -65,6 +77,7 @@ class NetNS:
         return sh(*args, check=check, ns=self.name)
 
     def delete(self):
+        kill_inside(self.name)
         sh("ip", "netns", "del", self.name, check=False)
 
     @contextlib.contextmanager
@@ -168,7 +181,8 @@ class RigLink(Link):
 
     def delete(self):
         # a physical NIC would return to the host on its own; a veth would die
-        back = self.from_ns if self.from_ns else "1"
+        # None: this process's namespace (pytest may itself run in one, as on a lab exporter's test)
+        back = self.from_ns if self.from_ns else str(os.getpid())
         self.peer.run("ip", "addr", "flush", "dev", self.peer_if, check=False)
         self.peer.run("ip", "link", "set", self.peer_if, "netns", back, check=False)
         self.peer.delete()

@@ -1,6 +1,6 @@
 """pytest plugin: run ksock's tests on a chosen target.
 
-    pytest --target=unix|unix-nocmod|unix-natmod|unix-jonnor|unix-w5500|qemu|serial:/dev/ttyUSB0
+    pytest --target=unix|unix-nocmod|unix-natmod|unix-jonnor|unix-w5500|qemu|serial:/dev/ttyUSB0|labgrid
 
 Device tests (files under a `device/` directory) are MicroPython code: the file
 is sent to the target once, each top-level `test_*` function runs there and
@@ -32,9 +32,17 @@ def require_env(ok, reason):
         pytest.skip(ENV_SKIP + reason)
 
 
+def pytest_addhooks(pluginmanager):
+    # Runs as `-p hil.plugin` registers, before pytest loads entry-point plugins:
+    # labgrid's would add a `target` fixture shadowing ours and the same --lg-*
+    # options; hil/lab.py builds labgrid's Environment itself instead.
+    pluginmanager.set_blocked("labgrid")
+
+
 def pytest_addoption(parser):
     g = parser.getgroup("hil", "ksock targets")
-    g.addoption("--target", default="unix", help="unix | unix-nocmod | unix-natmod | unix-jonnor | unix-w5500 | qemu | serial:PATH")
+    g.addoption("--target", default="unix", help="unix | unix-nocmod | unix-natmod | unix-jonnor | unix-w5500 | qemu | serial:PATH_OR_URL | "
+                "labgrid[:ROLE] (the board of the acquired place in --lg-env, hil/lab.py)")
     g.addoption("--board", default=None, help="board description name (boards/) of a serial target")
     g.addoption("--peer-iface", default=None, help="serial target: the host NIC cabled to the board (rig)")
     g.addoption("--peer-netns", default=None, help="namespace holding --peer-iface (default: the host's)")
@@ -42,6 +50,9 @@ def pytest_addoption(parser):
                 "(skipped when build/hil-flash-cache.json says the image is on it)")
     g.addoption("--hil-log", default=None, help="append the raw serial transcript to this file")
     g.addoption("--hil-pcap", default=None, help="write each network test's frames to DIR/<test>.pcap")
+    # labgrid's own option names; its pytest plugin stays off (hil/lab.py says why)
+    g.addoption("--lg-env", default=None, help="--target=labgrid: labgrid environment file (or LG_ENV)")
+    g.addoption("--lg-coordinator", default=None, help="--target=labgrid: coordinator HOST:PORT (or LG_COORDINATOR)")
 
 
 def pytest_configure(config):
@@ -50,7 +61,34 @@ def pytest_configure(config):
 
 
 def target_spec(config):
-    return config.getoption("--target")
+    """The target as the suite sees it: a labgrid place is the serial target its
+    exporter serves (serial:rfc2217://host:port...)."""
+    spec = config.getoption("--target")
+    if spec == "labgrid" or spec.startswith("labgrid:"):
+        return "serial:" + lab_info(config)["url"]
+    return spec
+
+
+def lab_info(config):
+    """--target=labgrid: the place's serial URL, board and peer NIC (hil/lab.py), once."""
+    info = getattr(config, "_hil_lab", None)
+    if info is None:
+        from hil import lab
+        spec = config.getoption("--target")
+        try:
+            info = lab.resolve(config, role=spec.split(":", 1)[1] if ":" in spec else "main")
+        except lab.LabError as e:
+            raise pytest.UsageError(str(e))
+        config._hil_lab = info
+    return info
+
+
+def board_name(config):
+    """--board, else the labgrid place's `board` tag."""
+    b = config.getoption("--board")
+    if not b and config.getoption("--target").startswith("labgrid"):
+        b = lab_info(config)["board"]
+    return b
 
 
 def _log_fn(config):
@@ -170,6 +208,7 @@ class DeviceFailure(Exception):
 
 
 class DeviceItem(pytest.Item):
+    fixturenames = ()  # no fixtures; plugins such as labgrid's look for the attribute
     def runtest(self):
         target = self.session._hil_target()
         kind, text = self.parent.run_all(target)[self.name]
@@ -198,7 +237,7 @@ def pytest_sessionstart(session):
             if spec == "qemu":
                 import shutil
                 require_env(shutil.which("qemu-system-arm"), "qemu-system-arm not installed")
-            board = session.config.getoption("--board")
+            board = board_name(session.config)
             if spec.startswith("serial:") and board and session.config.getoption("--flash"):
                 from hil.flashcache import ensure_flashed
                 ensure_flashed(board, spec.split(":", 1)[1])
@@ -334,7 +373,11 @@ def _rig_target(request):
     peer namespace for the test (hil/netns.RigLink); the session's serial target
     is reused (one open serial line), soft-reset."""
     iface = request.config.getoption("--peer-iface")
-    board = request.config.getoption("--board")
+    board = board_name(request.config)
+    if not iface and request.config.getoption("--target").startswith("labgrid"):
+        iface = lab_info(request.config)["iface"]
+        if not iface:
+            pytest.skip(lab_info(request.config)["why_no_iface"])
     if not iface or not board:
         pytest.skip("a serial board's network needs --board=NAME and --peer-iface=IFACE (docs/rig.md)")
     from hil.targets import ROOT
@@ -356,7 +399,12 @@ def _rig_target(request):
 
 
 def pytest_report_header(config):
-    return "ksock target: %s%s" % (target_spec(config), " (CI: env skips fail)" if CI else "")
+    spec = target_spec(config)
+    if config.getoption("--target").startswith("labgrid"):
+        info = lab_info(config)
+        spec += " (labgrid place %s, board %s, peer NIC %s)" % (
+            info["place"], board_name(config), info["iface"] or "none here")
+    return "ksock target: %s%s" % (spec, " (CI: env skips fail)" if CI else "")
 
 
 __all__ = ["require_env", "TargetError"]

@@ -57,12 +57,20 @@ class FdStream:
 
 
 class SerialStream:
-    """pyserial port (a real board, or QEMU's pty)."""
+    """pyserial port (a real board, or QEMU's pty), or a pyserial URL such as
+    rfc2217://host:port (a serial port a labgrid exporter serves through ser2net)."""
+
+    _URL_POLL = 0.05  # read timeout of a URL port: fixed, since changing it is a network round trip
 
     def __init__(self, path, baudrate=115200):
         import serial
 
-        self.ser = serial.Serial(path, baudrate=baudrate, timeout=0, exclusive=True)
+        if "://" in path:
+            self.ser = serial.serial_for_url(path, baudrate=baudrate, timeout=self._URL_POLL)
+            self.fd = None
+        else:
+            self.ser = serial.Serial(path, baudrate=baudrate, timeout=0, exclusive=True)
+            self.fd = self.ser.fd
 
     def read_some(self, timeout):
         deadline = time.monotonic() + timeout
@@ -73,7 +81,12 @@ class SerialStream:
             left = deadline - time.monotonic()
             if left <= 0:
                 return b""
-            r, _, _ = select.select([self.ser.fd], [], [], left)
+            if self.fd is None:  # no fd to select on: a short blocking read
+                data = self.ser.read(1)
+                if data:
+                    return data + self.ser.read(self.ser.in_waiting)
+                continue
+            r, _, _ = select.select([self.fd], [], [], left)
             if r:
                 data = self.ser.read(4096)
                 if data:

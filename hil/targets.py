@@ -215,9 +215,19 @@ class QemuTarget(SerialTarget):
         self.firmware = firmware or os.path.join(BUILD, "qemu", "firmware.elf")
         self.nic = nic  # e.g. "tap,model=lan9118,ifname=kst0,script=no,downscript=no,mac=.."
         self.proc = None
+        self.port = None
         self.baudrate = 115200
 
     def _open(self):
+        self.spawn()
+        # QEMU polls its pty for a reader once a second; a reader that opens the
+        # slave before that first poll is never served (QEMU 7.2, seen here).
+        time.sleep(1.3)
+        self.repl = RawRepl(SerialStream(self.port, self.baudrate), log=self.log)
+
+    def spawn(self):
+        """Boot QEMU without opening its UART: returns the pty (a lab's exporter serves it)."""
+        self.port = None
         exe = shutil.which("qemu-system-arm")
         if not exe:
             raise TargetError("qemu-system-arm not installed: run `make deps`")
@@ -245,13 +255,10 @@ class QemuTarget(SerialTarget):
                 break
         else:
             line = b"(nothing)"
-        if not getattr(self, "port", None):
+        if not self.port:
             self.stop()
             raise TargetError("QEMU did not open its serial pty: %r" % line)
-        # QEMU polls its pty for a reader once a second; a reader that opens the
-        # slave before that first poll is never served (QEMU 7.2, seen here).
-        time.sleep(1.3)
-        self.repl = RawRepl(SerialStream(self.port, self.baudrate), log=self.log)
+        return self.port
 
     def start(self):
         for attempt in range(3):  # a QEMU that missed our open is restarted

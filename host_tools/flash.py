@@ -110,7 +110,15 @@ def list_ports():
         return []
 
 
+def is_url(port):
+    """A pyserial URL (rfc2217://host:port from a labgrid exporter's ser2net):
+    esptool and mpremote open these themselves; nothing here to stat."""
+    return bool(port) and "://" in port
+
+
 def check_port(port, required):
+    if is_url(port):
+        return port
     if not port:
         if required:
             found = list_ports()
@@ -210,6 +218,12 @@ def enter_bootloader(port):
 
 def flash_rp2(desc, image, port=None, mount=None, wait_s=20):
     drive = find_uf2_drive(mount)
+    if drive is None and is_url(port):
+        # The bootloader's drive (or picotool's USB device) appears where the board
+        # is plugged in, on the exporter, not on this host.
+        raise FlashError("%s on a remote serial port (%s): its RPI-RP2 drive appears on the host the board is "
+                         "plugged into; run `make flash BOARD=%s PORT=<local port>` there (docs/rig.md)"
+                         % (desc["name"], port, desc["name"]))
     if drive is None and port:
         enter_bootloader(port)
         t0 = time.monotonic()
@@ -235,6 +249,9 @@ def flash_rp2(desc, image, port=None, mount=None, wait_s=20):
 # ---- deploy -----------------------------------------------------------------------
 
 def wait_port(port, timeout=15):
+    if is_url(port):  # the exporter's listener stays; the board reboots behind it
+        time.sleep(2)
+        return True
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if os.path.exists(port):

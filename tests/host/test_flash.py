@@ -78,6 +78,14 @@ def test_esp32_port_missing_or_absent(capsys, tmp_path):
     assert "/dev/ttyUSB77 does not exist" in err
 
 
+def test_remote_port_url_is_passed_through_and_rp2_says_where_to_flash():
+    url = "rfc2217://127.0.0.1:4001?ign_set_control"  # a labgrid exporter's ser2net
+    assert F.check_port(url, required=True) == url
+    with pytest.raises(F.FlashError) as e:  # no RPI-RP2 drive mounted here
+        F.flash("W5500_EVB_PICO", url, do_deploy=False)
+    assert "remote serial port" in str(e.value) and "run `make flash BOARD=W5500_EVB_PICO" in str(e.value)
+
+
 def test_esptool_with_no_chip_on_the_port(capsys, tmp_path):
     img = tmp_path / "fw.bin"
     img.write_bytes(bytes([0xE9]) + bytes(4095))
