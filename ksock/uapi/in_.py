@@ -28,4 +28,5 @@ TCP_KEEPINTVL = const(5)
 TCP_KEEPCNT = const(6)
 TCP_SYNCNT = const(7)
 TCP_INFO = const(11)
+TCP_QUICKACK = const(12)
 TCP_INFO_SIZE = const(32)  # the prefix we fill: state..tcpi_sacked

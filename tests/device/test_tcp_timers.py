@@ -1,7 +1,7 @@
 # TCP timers and the sender's rules in simulated ms against a scripted peer
-# (ksock.testing.tcpscript): RFC 6298 RTO and backoff to tcp_retries2, delayed
-# ACK, zero-window probes, keepalive, Nagle/TCP_NODELAY, fast retransmit and
-# NewReno partial ACKs (RFC 6582).
+# (ksock.testing.tcpscript): RFC 6298 RTO and backoff to tcp_retries2, quick and
+# delayed ACK (pingpong, TCP_QUICKACK), zero-window probes, keepalive,
+# Nagle/TCP_NODELAY, fast retransmit and NewReno partial ACKs (RFC 6582).
 from ksock import sys as K
 from ksock.net.ipv4 import tcp as T
 from ksock.net.ipv4.proc import tcp as MIB, tcpext as X
@@ -76,9 +76,58 @@ def test_established_ack_after_rto_carries_highest_seq_sent():
     p.expect(ACK, seq=301, ack=1002)  # tcp_acceptable_seq: not the restart point 101
 
 
+def _no_quickack(fd):
+    """TCP_QUICKACK 0: pingpong mode, so data is ACKed by the delayed-ACK rules."""
+    K.setsockopt(fd, K.SOL_TCP, 12, (0).to_bytes(4, "little"))
+
+
+def test_established_quickack_credits_ack_first_segments_at_once_then_delay_40ms():
+    fresh()
+    p, fd = established(2010)
+    sk = sk_of(fd)
+    want = sk.rcv_wnd // (2 * sk.rcv_mss) or 2  # tcp_incr_quickack: 2..16
+    want = want if want < 16 else 16
+    seq = 1001
+    for i in range(want):  # each ACKed in the same batch, no timer
+        p.send(ACK | PSH, seq, 1, data=b"x" * 10)
+        seq += 10
+        p.expect(ACK, seq=1, ack=seq)
+    d = X.DelayedACKs
+    p.send(ACK | PSH, seq, 1, data=b"y" * 10)  # credits spent: delayed
+    advance(39)
+    p.expect_none()
+    advance(1)
+    p.expect(ACK, seq=1, ack=seq + 10)
+    assert X.DelayedACKs == d + 1
+
+
+def test_established_quickack_again_after_silence_longer_than_rto():
+    fresh()
+    p, fd = established(2011)
+    _no_quickack(fd)  # credits stay, but pingpong hides them
+    p.send(ACK | PSH, 1001, 1, data=b"a")
+    advance(40)
+    p.expect(ACK, seq=1, ack=1002)  # the delayed-ACK timer left pingpong mode
+    advance(1100)  # longer than the RTO (1 s before any RTT sample)
+    p.send(ACK | PSH, 1002, 1, data=b"b")
+    p.expect(ACK, seq=1, ack=1003)  # at once: the gap earned quick-ACKs again
+
+
+def test_established_tcp_quickack_option_reads_back_not_pingpong():
+    fresh()
+    p, fd = established(2012)
+    get = lambda: int.from_bytes(K.getsockopt(fd, K.SOL_TCP, 12, 4), "little")
+    assert get() == 1
+    _no_quickack(fd)
+    assert get() == 0
+    K.setsockopt(fd, K.SOL_TCP, 12, (1).to_bytes(4, "little"))
+    assert get() == 1
+
+
 def test_established_delayed_ack_40ms():
     fresh()
     p, fd = established(2003)
+    _no_quickack(fd)
     d = X.DelayedACKs
     p.send(ACK | PSH, 1001, 1, data=b"x" * 100)
     advance(39)
@@ -91,18 +140,24 @@ def test_established_delayed_ack_40ms():
 def test_established_two_full_segments_acked_at_once():
     fresh()
     p, fd = established(2004, mss=536)
+    _no_quickack(fd)
     p.send(ACK, 1001, 1, data=b"x" * 536)
     p.expect_none()
     p.send(ACK, 1537, 1, data=b"y" * 536)
     p.expect(ACK, seq=1, ack=2073)  # RFC 9293 3.8.6.3 / RFC 5681 4.2: every second full segment
 
 
-def test_established_delayed_ack_piggybacked_on_data():
+def test_established_reply_within_ato_enters_pingpong_and_ack_rides_on_data():
     fresh()
     p, fd = established(2005)
     p.send(ACK | PSH, 1001, 1, data=b"q")
-    K.send(fd, b"r")
+    p.expect(ACK, seq=1, ack=1002)  # quick-ACK: the first data
+    K.send(fd, b"r")  # a reply within the ATO: interactive (tcp_event_data_sent)
     p.expect(ACK | PSH, seq=1, ack=1002, data=b"r")
+    p.send(ACK | PSH, 1002, 2, data=b"s")  # the next request: its ACK waits for the reply
+    p.expect_none()
+    K.send(fd, b"t")
+    p.expect(ACK | PSH, seq=2, ack=1003, data=b"t")
     advance(100)
     p.expect_none()  # the pending ACK went out with the data
 

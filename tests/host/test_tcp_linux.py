@@ -42,13 +42,22 @@ def _client(lk, port, timeout=30):
     with lk.peer.entered():
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
-    for _ in range(100):
+    # Until a deadline, not a count: over a slow line (a board behind ser2net on a
+    # loaded host) the board's listener may take seconds to come up, and a client
+    # that gave up would leave the board's accept() waiting for good.
+    deadline = time.monotonic() + 30
+    while True:
         try:
             s.connect((lk.tgt_ip, port))
             return s
-        except (ConnectionRefusedError, socket.timeout):
+        except OSError as e:  # refused, timed out, host unreachable (ARP)
+            if time.monotonic() > deadline:
+                raise AssertionError("ksock listener on port %d never came up: %r" % (port, e))
+            s.close()
+            with lk.peer.entered():
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(timeout)
             time.sleep(0.05)
-    raise AssertionError("ksock listener never came up")
 
 
 def _bg(fn):

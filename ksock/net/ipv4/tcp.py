@@ -6,7 +6,7 @@ from ksock.compat import const
 from ksock.uapi.errno import (EINVAL, ENOPROTOOPT, ECONNREFUSED, ECONNRESET, EPIPE, EAGAIN,
                               ENOTCONN)
 from ksock.uapi.in_ import (SOL_TCP, TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE,
-                            TCP_KEEPINTVL, TCP_KEEPCNT, TCP_SYNCNT, TCP_INFO)
+                            TCP_KEEPINTVL, TCP_KEEPCNT, TCP_SYNCNT, TCP_INFO, TCP_QUICKACK)
 from ksock.uapi.socket import (RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, MSG_PEEK, MSG_TRUNC,
                                MSG_DONTWAIT, MSG_WAITALL)
 from ksock.uapi.poll import POLLIN, POLLRDNORM, POLLOUT, POLLWRNORM, POLLHUP, POLLRDHUP, POLLERR
@@ -112,6 +112,13 @@ class tcp_sock(icsk.inet_connection_sock):
     rcv_unacked = 0
     ack_pending = 0
     ack_queued = 0  # on tcp_output's end-of-batch ACK list
+    # Linux's icsk_ack: quick-ACK credits (ACK at once while > 0 and not pingpong),
+    # ato (0 until the first data; the delayed-ACK timeout is fixed at 40 ms here),
+    # when in-order data last came, and interactive (pingpong) mode
+    ack_quick = 0
+    ack_ato = 0
+    ack_lrcvtime = 0
+    pingpong = 0
     wscale_ok = 0
     snd_wscale = 0
     rcv_wscale = 0
@@ -565,6 +572,8 @@ def tcp_setsockopt(sk, level, optname, optval, optlen):
         if val and (val < TCP_MIN_MSS or val > MAX_TCP_WINDOW):
             return -EINVAL
         sk.user_mss = val
+    elif optname == TCP_QUICKACK:
+        tcp_sock_set_quickack(sk, val)
     elif optname == TCP_KEEPIDLE:
         if val < 1 or val > MAX_TCP_KEEPIDLE:
             return -EINVAL
@@ -617,6 +626,20 @@ def tcp_get_info(sk, optlen):
     return bytes(b[:optlen])
 
 
+def tcp_sock_set_quickack(sk, val):
+    """TCP_QUICKACK (__tcp_sock_set_quickack): 0 enters pingpong mode (ACKs
+    wait for data to ride on); non-zero leaves it, flushes a pending ACK, and
+    uses up no credits: quick-ACKs follow only while credits remain."""
+    if not val:
+        sk.pingpong = 1
+        return
+    sk.pingpong = 0
+    if (1 << sk.sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT) and sk.ack_pending:
+        tcp_output.tcp_send_ack(sk)
+        if not val & 1:
+            sk.pingpong = 1
+
+
 def tcp_getsockopt(sk, level, optname, optlen):
     if level != SOL_TCP:
         return ip_getsockopt(sk, level, optname, optlen)
@@ -641,6 +664,8 @@ def tcp_getsockopt(sk, level, optname, optlen):
         val = sk.keepalive_probes or sysctl.sysctl("net.ipv4.tcp_keepalive_probes")
     elif optname == TCP_SYNCNT:
         val = sk.syn_retries or 6
+    elif optname == TCP_QUICKACK:
+        val = 0 if sk.pingpong else 1
     else:
         return -ENOPROTOOPT
     return struct.pack("<i", val)[:n]

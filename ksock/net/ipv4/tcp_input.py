@@ -112,11 +112,42 @@ def _ofo_insert(sk, s, e):
     return True
 
 
+TCP_MAX_QUICKACKS = const(16)
+TCP_ATO_MIN = const(40)
+
+
+def tcp_incr_quickack(sk):
+    """Quick-ACK credits: a window's worth of segment pairs, 2..16 (tcp_incr_quickack)."""
+    q = sk.rcv_wnd // (2 * sk.rcv_mss)
+    if q == 0:
+        q = 2
+    if q > TCP_MAX_QUICKACKS:
+        q = TCP_MAX_QUICKACKS
+    if q > sk.ack_quick:
+        sk.ack_quick = q
+
+
+def tcp_event_data_recv(sk):
+    """In-order data arrived (tcp_event_data_recv): the first data, and data
+    after a silence longer than the RTO, earn quick-ACKs so the sender's slow
+    start is not held up by 40 ms delayed ACKs."""
+    now = sk.rcv_tstamp  # read for this segment's ACK field already (data always carries one)
+    if not sk.ack_ato:
+        tcp_incr_quickack(sk)
+        sk.ack_ato = TCP_ATO_MIN
+    elif ktime.clock.diff(now, sk.ack_lrcvtime) > sk.rto:
+        tcp_incr_quickack(sk)
+    sk.ack_lrcvtime = now
+
+
 def tcp_data_queue(sk, skb, poff, seq, n, fin):
     """Payload at skb offset poff, sequence seq, n bytes (+FIN)."""
     nxt = sk.rcv_nxt
     if seq + n < nxt or (seq + n == nxt and not fin):
-        tcp_output.tcp_send_ack(sk)  # a retransmission of what we have: re-ACK now
+        if n:  # a retransmission of what we have: the sender lost our ACKs (tcp_enter_quickack_mode)
+            tcp_incr_quickack(sk)
+            sk.pingpong = 0
+        tcp_output.tcp_send_ack(sk)  # re-ACK now
         return
     edge = sk.copied_seq + sk.rcv_size
     if seq + n > edge:
@@ -142,7 +173,9 @@ def tcp_data_queue(sk, skb, poff, seq, n, fin):
                 nxt = r[1]
             filled = 1
         sk.rcv_nxt = nxt
-        sk.rcv_unacked += k if k > 0 else 0
+        if k > 0:
+            sk.rcv_unacked += k
+            tcp_event_data_recv(sk)
         if fin and seq + n == nxt or sk.ofo_fin == nxt:
             sk.ofo_fin = -1
             tcp_fin(sk)  # sends the ACK itself
@@ -153,6 +186,8 @@ def tcp_data_queue(sk, skb, poff, seq, n, fin):
             tcp_output.tcp_send_ack(sk)  # a hole filled: tell the sender at once
         elif sk.rcv_nxt - sk.rcv_wup >= 2 * sk.rcv_mss:
             tcp_output.tcp_ack_soon(sk)  # two full segments: ACK at the end of this batch
+        elif k > 0 and sk.ack_quick and not sk.pingpong:
+            tcp_output.tcp_ack_soon(sk)  # quick-ACK mode (tcp_in_quickack_mode)
         elif k > 0:
             tcp_output.tcp_send_delayed_ack(sk)
         return

@@ -124,6 +124,8 @@ def tcp_transmit(sk, seqno, n, flags):
         wtcp.emit_syn_opts(skb.buf, off + 20, sk.advmss, sk.rcv_wscale if sk.wscale_ok else -1)
     if seqno - sk.snd_max < 0:
         MIB.RetransSegs += 1
+    elif n and sk.ack_ato and ktime.clock.diff(ktime.clock.now_ms(), sk.ack_lrcvtime) < TCP_DELACK_MIN:
+        sk.pingpong = 1  # a reply within the ATO of a request (tcp_event_data_sent): interactive
     if flags & _ACK:
         tcp_event_ack_sent(sk)
     if flags & _RST:
@@ -133,6 +135,8 @@ def tcp_transmit(sk, seqno, n, flags):
 
 
 def tcp_event_ack_sent(sk):
+    if sk.ack_quick and sk.ack_pending:  # tcp_dec_quickack_mode: one credit per ACK of new data
+        sk.ack_quick -= 1
     sk.ack_pending = 0
     sk.rcv_unacked = 0
     if sk.delack_timer is not None and sk.delack_timer._slot >= 0:

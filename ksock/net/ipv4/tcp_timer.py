@@ -116,6 +116,7 @@ def tcp_write_timer(sk):
 
 def tcp_delack_timer(sk):
     if sk.ack_pending and sk.snd_ring is not None and sk.sk_state != TCP_CLOSE:
+        sk.pingpong = 0  # delayed ACK missed: no reply to ride on, leave pingpong mode
         XMIB.DelayedACKs += 1
         tcp_output.tcp_send_ack(sk)
 
