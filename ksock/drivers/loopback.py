@@ -2,6 +2,7 @@
 # and come back in through netif_receive_skb on the next softirq pass.
 from ksock.net.core import dev as netdev
 from ksock.net.core import skbuff
+from ksock.kernel import softirq
 
 
 class LoopbackDev(netdev.net_device):
@@ -14,6 +15,7 @@ class LoopbackDev(netdev.net_device):
 
     def ndo_start_xmit(self, skb):
         skbuff.skb_queue_tail(self.rxq, skb)
+        softirq.bh_pending = 1
         return 0
 
     def poll(self, budget):

@@ -51,9 +51,22 @@ def run_post_rx():
         fn()
 
 
+bh_pending = 0  # lo queued a frame inside a syscall (raise_softirq(NET_RX_SOFTIRQ))
+
+
+def local_bh_enable():
+    """The end of a send: Linux runs the softirq lo raised before the syscall
+    returns (local_bh_enable, release_sock), so a loopback peer has received and
+    ACKed by then."""
+    if bh_pending:
+        do_softirq()
+
+
 def do_softirq():
     """One pass: receive (budgeted per device), then what the protocols deferred
     to the end of the batch, then timers. Returns work done."""
+    global bh_pending
+    bh_pending = 0
     work = 0
     for p in _pollers:
         work += p.poll(NAPI_BUDGET)

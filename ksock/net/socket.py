@@ -11,6 +11,7 @@ from ksock.uapi.socket import (NPROTO, SOCK_MAX, SOCK_TYPE_MASK, SOCK_NONBLOCK, 
                                SYS_GETSOCKOPT, SYS_SENDMMSG)
 from ksock.uapi.fcntl import O_RDWR, O_NONBLOCK, O_CLOEXEC
 from ksock.fs import fdtable
+from ksock.kernel import softirq
 from ksock.net.core import sysctl
 from ksock.net.core.sock import sock_setsockopt, sock_getsockopt, sk_sleep
 from ksock.fs.select import poll_wait
@@ -224,7 +225,9 @@ def sock_read(f, n):
 
 def sock_write(f, data):
     sock = f.private_data
-    return sock.ops.sendmsg(sock, msghdr([data]), _file_flags(f, 0))
+    r = sock.ops.sendmsg(sock, msghdr([data]), _file_flags(f, 0))
+    softirq.local_bh_enable()
+    return r
 
 
 def sock_poll(f, pt=None):
@@ -471,7 +474,9 @@ def __sys_sendto(fd, buf, flags, uaddr=None, addrlen=0):
         k, err = move_addr_to_kernel(uaddr, addrlen)
         if err < 0:
             return err
-    return sock.ops.sendmsg(sock, msghdr([buf], k, addrlen), _file_flags(sock.file, flags))
+    r = sock.ops.sendmsg(sock, msghdr([buf], k, addrlen), _file_flags(sock.file, flags))
+    softirq.local_bh_enable()
+    return r
 
 
 def __sys_sendmsg(fd, msg, flags):
@@ -485,7 +490,9 @@ def __sys_sendmsg(fd, msg, flags):
         if err < 0:
             return err
         msg.msg_name = k
-    return sock.ops.sendmsg(sock, msg, _file_flags(sock.file, flags))
+    r = sock.ops.sendmsg(sock, msg, _file_flags(sock.file, flags))
+    softirq.local_bh_enable()
+    return r
 
 
 def __sys_recvmsg(fd, msg, flags):
