@@ -350,6 +350,7 @@ def test_close_with_unread_data_rst():
     fresh()
     p, fd = established(2017)
     p.send(ACK | PSH, 1001, 1, data=b"unread")
+    p.expect(ACK, seq=1, ack=1007)  # quick-ACK of the first data
     a = X.TCPAbortOnClose
     K.close(fd)  # RFC 2525 2.17, as Linux: unread data -> RST, not FIN
     p.expect(RST | ACK, seq=1, ack=1007)
