@@ -85,7 +85,7 @@ def test_established_quickack_credits_ack_first_segments_at_once_then_delay_40ms
     fresh()
     p, fd = established(2010)
     sk = sk_of(fd)
-    want = sk.rcv_wnd // (2 * sk.rcv_mss) or 2  # tcp_incr_quickack: 2..16
+    want = sk.rcv_wnd // (2 * sk.rcv_mss) or 2  # tcp_incr_quickack: 2 when 0, at most 16
     want = want if want < 16 else 16
     seq = 1001
     for i in range(want):  # each ACKed in the same batch, no timer

@@ -117,7 +117,7 @@ TCP_ATO_MIN = const(40)
 
 
 def tcp_incr_quickack(sk):
-    """Quick-ACK credits: a window's worth of segment pairs, 2..16 (tcp_incr_quickack)."""
+    """Quick-ACK credits: the segment pairs the window holds (2 when none), at most 16 (tcp_incr_quickack)."""
     q = sk.rcv_wnd // (2 * sk.rcv_mss)
     if q == 0:
         q = 2
