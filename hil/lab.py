@@ -24,8 +24,6 @@ works the same way.
 import os
 import socket
 
-import pytest
-
 
 class LabError(Exception):
     pass
@@ -127,7 +125,3 @@ def resolve(config, role="main"):
         info["why_no_iface"] = "the labgrid place exports no NetworkInterface cabled to the board"
     return info
 
-
-def skip_without_iface(info):
-    if not info.get("iface"):
-        pytest.skip(info.get("why_no_iface") or "no peer NIC")

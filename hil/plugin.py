@@ -208,7 +208,6 @@ class DeviceFailure(Exception):
 
 
 class DeviceItem(pytest.Item):
-    fixturenames = ()  # no fixtures; plugins such as labgrid's look for the attribute
     def runtest(self):
         target = self.session._hil_target()
         kind, text = self.parent.run_all(target)[self.name]

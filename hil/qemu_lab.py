@@ -16,6 +16,7 @@ import sys
 import time
 
 from hil import netns as _netns
+from hil.lab import LabError
 from hil.targets import ROOT, QemuTarget, _die_with_parent
 
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
@@ -24,10 +25,6 @@ EXPORTER = "ksock-lab"
 COORD = "127.0.0.1:20408"
 TAP = "lgtap0"
 BOARD_MAC = "02:4b:53:00:00:02"
-
-
-class LabError(Exception):
-    pass
 
 
 def tools_missing():
