@@ -427,6 +427,11 @@ class W5500Model:
         if r[0x03] != SOCK_MACRAW:
             return
         while True:
+            # A superframe's segments follow each other on the cable at line rate,
+            # not all at once: the next waits on the wire until the chip has room.
+            held = getattr(self.wire, "held_len", None)
+            if held is not None and self._bufsize(0x1E) - self._rsr() < held() + 2:
+                return
             n = self.wire.recv_into(self.frame)
             if not n:
                 return
@@ -565,6 +570,13 @@ class PacketWire:
             self.ps.send(self.tx, 0, _VH + n)
         else:
             self.ps.send(self.tx, _VH, n)
+
+    def held_len(self):
+        """Length of the next segment of a superframe being cut, 0 when none."""
+        if self._seg >= self._count:
+            return 0
+        p = self._seg * self._mss
+        return self._hlen + (self._plen - p if self._plen - p < self._mss else self._mss)
 
     def recv_into(self, buf):
         """One complete frame per call into buf; 0 when the wire is idle."""
