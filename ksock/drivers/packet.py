@@ -233,6 +233,7 @@ class PacketDev(netdev.net_device):
             if skb is None:
                 st.rx_dropped += 1  # pool empty: leave the frame in the kernel
                 break
+            skbuff.skb_reserve(skb, _VH)  # an skb turned around in place (echo reply) needs the room
             got = ps.recv(skb.buf, skb.data)
             if got <= 0:
                 skbuff.kfree_skb(skb)
@@ -278,7 +279,7 @@ class PacketDev(netdev.net_device):
             return 0
         plen = gso.tcp4_payload(src, 0, hlen)
         count = gso.tso_count(plen, mss)
-        if hlen + (mss if mss < plen else plen) > skb.end:
+        if hlen + (mss if mss < plen else plen) > skb.end - _VH:
             skbuff.kfree_skb(skb)
             st.rx_length_errors += 1  # an MSS beyond our frames
             st.rx_errors += 1
@@ -292,6 +293,7 @@ class PacketDev(netdev.net_device):
                 if skb is None:
                     st.rx_dropped += count - i  # pool empty: TCP retransmits the rest
                     break
+                skbuff.skb_reserve(skb, _VH)
             seg = plen - i * mss
             if seg > mss:
                 seg = mss
