@@ -499,3 +499,36 @@ def test_veth_offloads_not_default_fails_the_link_teardown(netns_ok, monkeypatch
     with pytest.raises(netns.OffloadDrift, match="tx-checksumming on -> off|tx-checksumming off -> on"):
         lk.delete()
     assert lk.peer.name not in netns.sh("ip", "netns", "list")
+
+
+@pytest.mark.targets("unix", "unix-nocmod")
+def test_udp_gso_superframe_not_handled_dropped_and_counted(netns_target):
+    """A superframe the driver cannot cut (UDP GSO, from a sender using
+    UDP_SEGMENT) is dropped whole and counted in rx_dropped, never half-taken."""
+    t, lk = netns_target
+    bring_up(t, lk)
+    src, dst = socket.inet_aton(lk.peer_ip), socket.inet_aton(lk.tgt_ip)
+    ulen = 8 + 3000
+    ip = bytearray(struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + ulen, 9, 0x4000, 64, 17, 0, src, dst))
+    struct.pack_into(">H", ip, 10, ~_sum16(bytes(ip)) & 0xFFFF)
+    u = struct.pack(">HHHH", 5000, 7777, ulen, _sum16(src + dst + struct.pack(">HH", 17, ulen))) + bytes(3000)
+    frame = _mac(lk.tgt, lk.tgt_if) + _mac(lk.peer, lk.peer_if) + b"\x08\x00" + bytes(ip) + u
+    hdr = struct.pack("<BBHHHH", 1, 5, 42, 1000, 34, 6)  # NEEDS_CSUM, VIRTIO_NET_HDR_GSO_UDP_L4
+    before = t.eval(DEV + ".stats.rx_dropped")
+    th = threading.Timer(0.3, _send_vnet, (lk.peer, lk.peer_if, hdr, frame))
+    th.start()
+    out = t.exec("""
+import ksock.sys as ks
+fd = ks.socket(2, 2, 0)
+ks.bind(fd, ('0.0.0.0', 7777))
+stack.serve(1500)
+try:
+    ks.recvfrom(fd, 2048, 0x40)
+    print('delivered')
+except OSError as e:
+    print('errno', e.args[0])
+""", timeout=30)
+    th.join()
+    assert out.strip() == "errno 11"
+    assert t.eval(DEV + ".stats.rx_dropped") - before == 1
+    assert t.eval("(lambda d: (d.rx_gso_frames, d.rx_gso_segs))(%s)" % DEV) == (0, 0)
