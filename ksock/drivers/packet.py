@@ -115,8 +115,9 @@ class packet_sock:
 
     def recv(self, buf, off):
         """Read one frame: its first len(buf)-off bytes into buf[off:], the rest into
-        spill[len(buf)-off:] (gather() makes it contiguous). Returns its length
-        without the header, 0 when nothing is queued, -1 when it was truncated."""
+        spill[len(buf)-off:] (the caller copies the head in front to make it whole).
+        Returns its length without the header, 0 when nothing is queued, -1 when
+        it was truncated."""
         l1 = self.l1 = len(buf) - off
         h = self.hdr
         if _recvmsg is not None:
