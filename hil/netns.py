@@ -62,6 +62,54 @@ def kill_inside(name):
                 pass
 
 
+class OffloadDrift(AssertionError):
+    """A test veth is not at the offloads `ip link add` gives: the stack must meet
+    the kernel's defaults (partial checksums, TSO), never have them switched off."""
+
+
+_veth_defaults = {}
+
+
+def ethtool_features(ifname, ns=None):
+    """{feature: "on"/"off"} from `ethtool -k` (the [fixed] notes dropped)."""
+    out = {}
+    for line in sh("ethtool", "-k", ifname, ns=ns).splitlines()[1:]:
+        k, _, v = line.strip().partition(":")
+        if v:
+            out[k] = v.split()[0]
+    return out
+
+
+def veth_default_features():
+    """Features of a veth freshly made with `ip link add ... type veth` on this
+    kernel (made once per run, in a namespace of its own)."""
+    if not _veth_defaults:
+        name = "ksoff-%d-0" % os.getpid()
+        sh("ip", "netns", "add", name)
+        try:
+            sh("ip", "link", "add", "ksva", "type", "veth", "peer", "name", "ksvb", ns=name)
+            _veth_defaults.update(ethtool_features("ksva", ns=name))
+        finally:
+            sh("ip", "netns", "del", name, check=False)
+    return _veth_defaults
+
+
+def offload_drift(links):
+    """["ns/if: feature on -> off", ...] for veths [(NetNS, ifname)] not at the defaults."""
+    want = veth_default_features()
+    out = []
+    for ns, ifname in links:
+        try:
+            have = ethtool_features(ifname, ns=ns.name)
+        except RuntimeError as e:
+            out.append("%s/%s: %s" % (ns.name, ifname, e))
+            continue
+        for k, v in sorted(want.items()):
+            if have.get(k) != v:
+                out.append("%s/%s: %s %s -> %s (not the kernel's veth default)" % (ns.name, ifname, k, v, have.get(k)))
+    return out
+
+
 class NetNS:
     def __init__(self, role):
         global _seq
@@ -127,16 +175,14 @@ class Link:
                               "netns", self.tgt.name)
                 self.tgt.run("ip", "link", "set", self.tgt_if, "mtu", mtu, "up")
                 self.tgt.run("ip", "link", "set", self.tgt_if, "address", self.tgt_mac)
-            # A veth leaves TX checksums to "hardware" (CHECKSUM_PARTIAL): frames read
-            # off the wire with AF_PACKET would carry half-done TCP/UDP checksums. A
-            # real NIC finishes them, so the peer computes them in software.
-            if not tap:
-                self.peer.run("ethtool", "-K", self.peer_if, "tx", "off", check=False)
+            # Offloads stay as the kernel sets them (partial checksums, TSO): ksock reads
+            # them through the virtio-net header; delete() checks nobody changed them.
             self.peer.run("ip", "link", "set", self.peer_if, "mtu", mtu, "up")
             self.peer.run("ip", "addr", "add", "%s/%d" % (self.peer_ip, self.prefix), "dev", self.peer_if)
         except Exception:
             self.delete()
             raise
+        self._built = True
 
     @property
     def target_ns(self):
@@ -144,9 +190,16 @@ class Link:
         return self.tgt.name if self.tgt else self.peer.name
 
     def delete(self):
+        """Remove the namespaces; fails (OffloadDrift) when a veth of this link was
+        not at the kernel's default offloads by then (checked first, raised last)."""
+        drift = []
+        if self.tgt is not None and getattr(self, "_built", False):
+            drift = offload_drift([(self.peer, self.peer_if), (self.tgt, self.tgt_if)])
         for ns in (self.tgt, self.peer):
             if ns:
                 ns.delete()
+        if drift:
+            raise OffloadDrift("; ".join(drift))
 
 
 class RigLink(Link):

@@ -18,6 +18,7 @@ except ImportError:  # CPython
     def ticks_diff(a, b):
         return a - b
 
+_VH = 10  # struct virtio_net_hdr before each frame on the packet socket (PacketWire)
 BUF = 0x4000  # 16 KB of RX and 16 KB of TX memory in the chip
 VERSION = 0x04
 # common register reset values (datasheet 3.1 / 4.1); the rest reset to 0
@@ -426,6 +427,11 @@ class W5500Model:
         if r[0x03] != SOCK_MACRAW:
             return
         while True:
+            # A superframe's segments follow each other on the cable at line rate,
+            # not all at once: the next waits on the wire until the chip has room.
+            held = getattr(self.wire, "held_len", None)
+            if held is not None and self._bufsize(0x1E) - self._rsr() < held() + 2:
+                return
             n = self.wire.recv_into(self.frame)
             if not n:
                 return
@@ -529,20 +535,20 @@ class FakePin:
 # -- wires ------------------------------------------------------------------------
 
 class PacketWire:
-    """The chip's RJ45 as AF_PACKET on a Linux interface (unix port)."""
+    """The chip's RJ45 as AF_PACKET on a Linux interface (unix port). It plays the
+    cable: the veth keeps the kernel's offloads, so what the peer's kernel left
+    to "hardware" is done here (ksock.net.core.gso, shared with ksock's packet
+    driver): a TSO superframe reaches the chip as MSS-sized frames, a partial
+    checksum filled in. The chip's own frames go out as they are."""
 
     def __init__(self, ifname):
-        import socket
+        from ksock.drivers import packet
         self.ifname = ifname
-        s = socket.socket(17, 3, 0)  # AF_PACKET, SOCK_RAW
-        idx = int(self._sysfs("ifindex"))
-        s.bind(struct.pack("<HHiHBB8s", 17, 0x0300, idx, 0, 0, 0, b""))  # ETH_P_ALL
-        try:
-            s.setsockopt(263, 23, 1)  # SOL_PACKET, PACKET_IGNORE_OUTGOING
-        except OSError:
-            pass
-        s.setblocking(False)
-        self.sock = s
+        self.ps = packet.packet_sock(ifname)
+        self.sock = self.ps.sock
+        self.tx = bytearray(_VH + 1600)  # the virtio-net header (zero: complete frame) + frame
+        self._seg = self._count = self._hlen = self._plen = self._mss = 0
+        self.stats = {"gso": 0, "gso_segs": 0, "csum_filled": 0, "dropped": 0}
 
     def _sysfs(self, attr):
         with open("/sys/class/net/%s/%s" % (self.ifname, attr)) as f:
@@ -558,21 +564,62 @@ class PacketWire:
             return False
 
     def send(self, mv):
-        self.sock.send(mv)
+        n = len(mv)
+        self.tx[_VH:_VH + n] = mv
+        if self.ps.vnet:
+            self.ps.send(self.tx, 0, _VH + n)
+        else:
+            self.ps.send(self.tx, _VH, n)
+
+    def held_len(self):
+        """Length of the next segment of a superframe being cut, 0 when none."""
+        if self._seg >= self._count:
+            return 0
+        p = self._seg * self._mss
+        return self._hlen + (self._plen - p if self._plen - p < self._mss else self._mss)
 
     def recv_into(self, buf):
-        # one frame per call: the socket object's readinto() reads "exactly"
-        # len(buf) and would cut the next queued frame (ksock.drivers.packet)
-        from ksock.drivers import packet
-        if packet._recv is not None:
-            n = packet._recv(self.sock.fileno(), buf, len(buf), packet.MSG_DONTWAIT)
-            return n if n > 0 else 0
-        try:
-            b = self.sock.recv(len(buf))
-        except OSError:
-            return 0
-        buf[:len(b)] = b
-        return len(b)
+        """One complete frame per call into buf; 0 when the wire is idle."""
+        from ksock.net.core import gso
+        ps = self.ps
+        while True:
+            if self._seg < self._count:  # the next segment of a superframe
+                i = self._seg
+                self._seg += 1
+                self.stats["gso_segs"] += 1
+                return gso.tso_segment_into(ps.spill, 0, self._hlen, self._plen, self._mss, i, buf, 0)
+            got = ps.recv(buf, 0)
+            if got == 0:
+                return 0
+            if got < 0:
+                self.stats["dropped"] += 1  # beyond 64 KB: no cable carries it
+                continue
+            mss = ps.gso_size(got)
+            if got > ps.l1 or mss:
+                src = ps.spill
+                src[0:ps.l1 if got > ps.l1 else got] = memoryview(buf)[:ps.l1 if got > ps.l1 else got]
+                hlen = gso.tcp4_hlen(src, 0, got)
+                if hlen and not ps.vnet:
+                    mss = ps.mtu - hlen + 14
+                if not hlen or mss <= 0 or hlen + mss > len(buf):
+                    self.stats["dropped"] += 1
+                    continue
+                self._hlen, self._mss = hlen, mss
+                self._plen = gso.tcp4_payload(src, 0, hlen)
+                self._count = gso.tso_count(self._plen, mss)
+                self._seg = 0
+                self.stats["gso"] += 1
+                continue
+            h = ps.hdr
+            if h[0] & gso.VIRTIO_NET_HDR_F_NEEDS_CSUM:
+                if ps.vnet:
+                    start, field = gso.vnet_csum_start(h, 0), gso.vnet_csum_offset(h, 0)
+                else:  # AUXDATA says only "partial": the L4 header says where
+                    start = 14 + ((buf[14] & 0x0F) << 2)
+                    field = 16 if buf[23] == 6 else 6
+                gso.csum_help(buf, 0, got, start, field)
+                self.stats["csum_filled"] += 1
+            return got
 
     def fileno(self):
         return self.sock.fileno()

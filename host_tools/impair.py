@@ -7,6 +7,12 @@ namespace holding both interfaces:
     ip netns exec NS python -m host_tools.impair IF_A IF_B --loss 0.02 --delay 5 \
         --jitter 2 --reorder 0.01 --dup 0.005 --corrupt 0.001 --seed 1
 
+It plays a cable: the kernel's offloads stay on (partial checksums, TSO
+superframes, read through the virtio-net header), so what one side's kernel
+left to "hardware" is done here before impairing -- superframes cut to MSS
+segments, checksums filled (ksock.net.core.gso, shared with ksock's driver) --
+and frames go out complete, so a corrupted byte is caught by the receiver.
+
 Counters are printed on exit (SIGINT/SIGTERM) as one JSON line.
 """
 import argparse
@@ -20,7 +26,12 @@ import socket
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from ksock.net.core import gso  # noqa: E402
+
 ETH_P_ALL = 0x0003
+SOL_PACKET, PACKET_VNET_HDR, PACKET_IGNORE_OUTGOING = 263, 15, 23
+_ZHDR = bytes(gso.VNET_HDR_LEN)  # on send: a complete frame, nothing left to do
 
 
 class Impairment:
@@ -59,9 +70,36 @@ class Impairment:
 def open_raw(ifname):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.bind((ifname, 0))
-    s.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING: not our own forwards
+    s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)  # not our own forwards
+    s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
     s.setblocking(False)
     return s
+
+
+def wire_frames(pkt, stats=None):
+    """The frames a cable would carry for one packet read with its virtio-net
+    header: a TSO superframe cut into segments, a partial checksum filled."""
+    h, f = pkt[:gso.VNET_HDR_LEN], bytearray(pkt[gso.VNET_HDR_LEN:])
+    gso_type = h[1] & 0x7F
+    if gso_type == gso.VIRTIO_NET_HDR_GSO_TCPV4:
+        hlen = gso.tcp4_hlen(f, 0, len(f))
+        mss = gso.vnet_gso_size(h, 0)
+        if not hlen or not mss:
+            return []
+        plen = gso.tcp4_payload(f, 0, hlen)
+        out = []
+        for i in range(gso.tso_count(plen, mss)):
+            seg = bytearray(hlen + mss)
+            n = gso.tso_segment_into(f, 0, hlen, plen, mss, i, seg, 0)
+            out.append(bytes(seg[:n]))
+        if stats is not None:
+            stats["gso"] = stats.get("gso", 0) + 1
+        return out
+    if gso_type != gso.VIRTIO_NET_HDR_GSO_NONE:
+        return []  # UDP GSO and the like: not made by the tests' peers
+    if h[0] & gso.VIRTIO_NET_HDR_F_NEEDS_CSUM:
+        gso.csum_help(f, 0, len(f), gso.vnet_csum_start(h, 0), gso.vnet_csum_offset(h, 0))
+    return [bytes(f)]
 
 
 def run(if_a, if_b, imp, stop=lambda: False):
@@ -75,7 +113,7 @@ def run(if_a, if_b, imp, stop=lambda: False):
         while q and q[0][0] <= now:
             _, _, s, f = heapq.heappop(q)
             try:
-                s.send(f)
+                s.send(_ZHDR + f)
                 imp.stats["out"] += 1
             except OSError:
                 pass
@@ -83,12 +121,13 @@ def run(if_a, if_b, imp, stop=lambda: False):
         r, _, _ = select.select(list(socks), [], [], timeout)
         for fd in r:
             try:
-                frame = socks[fd].recv(65535)
+                pkt = socks[fd].recv(65536 + 64)
             except BlockingIOError:
                 continue
-            for t, f in imp.schedule(frame, time.monotonic()):
-                seq += 1
-                heapq.heappush(q, (t, seq, peer[fd], f))
+            for frame in wire_frames(pkt, imp.stats):
+                for t, f in imp.schedule(frame, time.monotonic()):
+                    seq += 1
+                    heapq.heappush(q, (t, seq, peer[fd], f))
     a.close()
     b.close()
     return imp.stats

@@ -87,6 +87,21 @@ def test_alloc_pointer_helpers_and_their_panics():
         assert s.cb[0] == 0 and s.protocol == 0 and s.data == HR and p.avail == 1
 
 
+def test_ip_summed_none_after_alloc_writable_reset_by_free():
+    for M in IMPLS:
+        p = M.Pool(1, SZ, HR)
+        s = p.alloc()
+        assert s.ip_summed == skbuff.CHECKSUM_NONE == 0, M.IMPL
+        for v in (skbuff.CHECKSUM_UNNECESSARY, skbuff.CHECKSUM_COMPLETE, skbuff.CHECKSUM_PARTIAL):
+            s.ip_summed = v
+            assert s.ip_summed == v
+        assert (skbuff.CHECKSUM_UNNECESSARY, skbuff.CHECKSUM_COMPLETE, skbuff.CHECKSUM_PARTIAL) == (1, 2, 3)
+        M.kfree_skb(s)
+        assert s.ip_summed == 0, M.IMPL  # free forgets it too
+        s = p.alloc()
+        assert s is not None and s.ip_summed == 0, M.IMPL  # a recycled skb is not trusted
+
+
 def test_copy_in_and_out_bytes_bytearray_memoryview():
     src = bytes(range(40))
     for M in IMPLS:

@@ -67,3 +67,60 @@ def test_bridge_seeded_loss_drops_some_pings(netns_ok):
     assert stats["lost"] > 0
     got = int(r.split(" received")[0].split()[-1])
     assert 10 < got < 58, r
+
+
+def test_bridge_plays_a_cable_for_tso_peers_corruption_caught_by_receiver(netns_ok):
+    """Both Linux ends at the kernel's default offloads: the bridge cuts the
+    sender's TSO superframes and fills its partial checksums, so the bytes it
+    corrupts are caught by the receiving kernel (InCsumErrors) and TCP repairs them."""
+    require_env(*netns_ok)
+    import hashlib
+    import socket
+    import threading
+    a, br, c = _three_hosts()
+    try:
+        p = subprocess.Popen(["ip", "netns", "exec", br.name, sys.executable, "-m", "host_tools.impair",
+                              "ba", "bc", "--corrupt", "0.01", "--seed", "4"], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        payload = hashlib.sha256(b"x").digest() * (1 << 17)  # 4 MiB
+        with c.entered():
+            ls = socket.socket()
+        ls.bind(("10.250.0.2", 7300))
+        ls.listen(1)
+        ls.settimeout(30)
+        box = {}
+
+        def sink():
+            s, _ = ls.accept()
+            h, n = hashlib.sha256(), 0
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                h.update(d)
+                n += len(d)
+            box["r"] = (n, h.hexdigest())
+            s.close()
+        th = threading.Thread(target=sink)
+        th.start()
+        with a.entered():
+            s = socket.socket()
+        s.settimeout(30)
+        s.connect(("10.250.0.2", 7300))
+        s.sendall(payload)
+        s.close()
+        th.join(60)
+        ls.close()
+        lines = c.run("cat", "/proc/net/snmp").splitlines()
+        tcp = {}
+        for names, vals in zip(lines[::2], lines[1::2]):
+            if names.startswith("Tcp:"):
+                tcp = dict(zip(names.split()[1:], vals.split()[1:]))
+        p.send_signal(signal.SIGTERM)
+        stats = json.loads(p.communicate(timeout=10)[0].strip().splitlines()[-1])
+        assert box["r"] == (len(payload), hashlib.sha256(payload).hexdigest())
+        assert stats.get("gso", 0) > 0 and stats["corrupt"] > 0, stats
+        assert int(tcp.get("InCsumErrors", 0)) > 0, tcp
+    finally:
+        for ns in (a, br, c):
+            ns.delete()

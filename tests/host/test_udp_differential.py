@@ -275,7 +275,6 @@ def linux_pair(netns_ok):
     require_env(*netns_ok)
     lk = netns.Link()
     lk.tgt.run("ip", "addr", "add", "%s/%d" % (lk.tgt_ip, lk.prefix), "dev", lk.tgt_if)
-    lk.tgt.run("ethtool", "-K", lk.tgt_if, "tx", "off", check=False)
     yield lk
     lk.delete()
 

@@ -162,6 +162,7 @@ typedef struct _kskb_skb_t {
     mp_obj_t buf, cb, owner, dev, next, prev, list;
     mp_int_t data, len, tail, end;
     mp_int_t protocol, mac_header, network_header, transport_header;
+    mp_int_t ip_summed;             // CHECKSUM_NONE/UNNECESSARY/COMPLETE/PARTIAL, set by drivers
     uint8_t *cbp;
     bool freed;
 } kskb_skb_t;
@@ -234,6 +235,7 @@ static mp_obj_t kskb_pool_make_new(const mp_obj_type_t *type, size_t n_args, siz
         memset(s->cbp, 0, KSKB_CB_SIZE);
         s->cb = mp_obj_new_bytearray_by_ref(KSKB_CB_SIZE, s->cbp);
         s->owner = s->dev = s->next = s->prev = s->list = mp_const_none;
+        s->ip_summed = 0;
         s->end = size;
         s->freed = true;
         // Reverse order so the first alloc() hands out skb 0, as the twin does.
@@ -254,6 +256,7 @@ static mp_obj_t kskb_pool_alloc(mp_obj_t self_in) {
     s->data = s->tail = p->headroom;
     s->len = 0;
     s->protocol = s->mac_header = s->network_header = s->transport_header = 0;
+    s->ip_summed = 0;                  // CHECKSUM_NONE: verify unless a driver says otherwise
     memset(s->cbp, 0, KSKB_CB_SIZE);   // __alloc_skb clears cb too
     return MP_OBJ_FROM_PTR(s);
 }
@@ -275,6 +278,7 @@ static void kskb_free_to(kskb_pool_t *p, mp_obj_t o) {
     }
     s->freed = true;
     s->owner = s->dev = mp_const_none;   // drop references for the GC
+    s->ip_summed = 0;
     p->skbs[p->avail++] = s;
 }
 
@@ -349,6 +353,8 @@ static void kskb_skb_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             dest[0] = mp_obj_new_int(s->mac_header);
         } else if (attr == MP_QSTR_protocol) {
             dest[0] = mp_obj_new_int(s->protocol);
+        } else if (attr == MP_QSTR_ip_summed) {
+            dest[0] = MP_OBJ_NEW_SMALL_INT(s->ip_summed);
         } else if (attr == MP_QSTR_owner) {
             dest[0] = s->owner;
         } else if (attr == MP_QSTR_dev) {
@@ -378,6 +384,8 @@ static void kskb_skb_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
             s->mac_header = mp_obj_get_int(v);
         } else if (attr == MP_QSTR_protocol) {
             s->protocol = mp_obj_get_int(v);
+        } else if (attr == MP_QSTR_ip_summed) {
+            s->ip_summed = mp_obj_get_int(v);
         } else if (attr == MP_QSTR_owner) {
             s->owner = v;
         } else if (attr == MP_QSTR_dev) {

@@ -1,7 +1,7 @@
 # sk_buff and checksum API (include/linux/skbuff.h, include/net/checksum.h).
 # Uses the kskb C/native module when the firmware has it, the Python twin otherwise;
 # KSOCK_SKB=python in the environment (unix port) forces the twin. docs/skbuff.md.
-from ksock.compat import kskb
+from ksock.compat import const, kskb
 
 
 def _pick():
@@ -17,6 +17,14 @@ def _pick():
 _impl = _pick()
 if _impl is None:
     from ksock.net.core import skbuff_py as _impl
+
+# skb.ip_summed (include/linux/skbuff.h): what a driver knows of the L4 checksum.
+# NONE: verify it; UNNECESSARY: verified (or cut from a trusted superframe);
+# PARTIAL: a local sender left it to "hardware" (a veth): trusted as on Linux.
+CHECKSUM_NONE = const(0)
+CHECKSUM_UNNECESSARY = const(1)
+CHECKSUM_COMPLETE = const(2)
+CHECKSUM_PARTIAL = const(3)
 
 # Module-level names bound once: callers pay one global lookup per call, no wrapper.
 IMPL = _impl.IMPL

@@ -139,7 +139,7 @@ _CB_SIZE = const(16)
 
 class sk_buff:
     __slots__ = ("pool", "buf", "cb", "data", "len", "tail", "head", "end", "protocol",
-                 "mac_header", "network_header", "transport_header", "owner", "dev",
+                 "mac_header", "network_header", "transport_header", "ip_summed", "owner", "dev",
                  "next", "prev", "list", "_freed")
 
     def __init__(self, pool, size):
@@ -149,6 +149,7 @@ class sk_buff:
         self.data = self.len = self.tail = self.head = 0
         self.end = size
         self.protocol = self.mac_header = self.network_header = self.transport_header = 0
+        self.ip_summed = 0
         self.owner = self.dev = self.next = self.prev = self.list = None
         self._freed = True
 
@@ -184,6 +185,7 @@ class Pool:
         skb.data = skb.tail = self.headroom
         skb.len = 0
         skb.protocol = skb.mac_header = skb.network_header = skb.transport_header = 0
+        skb.ip_summed = 0  # CHECKSUM_NONE: verify unless a driver says otherwise
         _zero(skb.cb, _CB_SIZE)  # __alloc_skb clears cb too
         return skb
 
@@ -198,6 +200,7 @@ class Pool:
             raise ValueError("skb: free while on a queue")
         skb._freed = True
         skb.owner = skb.dev = None  # drop references for the GC
+        skb.ip_summed = 0
         self._skbs[self.avail] = skb
         self.avail += 1
 

@@ -129,6 +129,8 @@ from ksock.wire import ipv4 as wip
 from ksock.wire import udp as wudp
 
 MSG_PEEK = const(0x2)
+_CSUM_OK = const(1)  # skbuff.CHECKSUM_UNNECESSARY
+_CSUM_PARTIAL = const(3)  # skbuff.CHECKSUM_PARTIAL
 MSG_TRUNC = const(0x20)
 MSG_DONTWAIT = const(0x40)
 RCV_SHUTDOWN = const(1)
@@ -264,7 +266,8 @@ def udp_rcv(skb):
     if ulen < skb.len:
         skbuff.skb_trim(skb, ulen)
     nh = skb.network_header
-    if (buf[off + 6] | buf[off + 7]) and skbuff.csum_tcpudp_magic(
+    cs = skb.ip_summed  # udp4_csum_init: UNNECESSARY/PARTIAL are trusted, NONE is verified
+    if (buf[off + 6] | buf[off + 7]) and cs != _CSUM_OK and cs != _CSUM_PARTIAL and skbuff.csum_tcpudp_magic(
             buf, nh, ulen, wip.IPPROTO_UDP, skbuff.csum_partial(buf, off, ulen)) != 0:
         MIB.InCsumErrors += 1
         MIB.InErrors += 1
