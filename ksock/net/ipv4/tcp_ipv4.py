@@ -4,7 +4,7 @@
 # rules) and the /proc/net/tcp view.
 from ksock.compat import const, PLATFORM
 from ksock.kernel import time as ktime
-from ksock.kernel import timer
+from ksock.kernel import timer, softirq
 from ksock.uapi.errno import EINVAL, EAFNOSUPPORT, ENETUNREACH, EADDRNOTAVAIL, ENOBUFS
 from ksock.net.core import skbuff, sysctl
 from ksock.net.core.sock import sk_acceptq_is_full
@@ -241,7 +241,9 @@ def tcp_synq_no_recent_overflow(sk):
 
 def tcp_conn_request(sk, skb, th, hl):
     """tcp_conn_request: a request sock in the SYN queue and a SYN-ACK, or a
-    cookie when the queue is full; ListenOverflows when accept() is behind."""
+    cookie when the queue is full; the SYN is dropped (ListenOverflows) when
+    the accept queue is full, counting this receive pass's unanswered requests
+    as the children they are about to become (request_sock.py)."""
     q = sk.icsk_accept_queue
     cookies = sysctl.sysctl("net.ipv4.tcp_syncookies")
     want_cookie = False
@@ -253,8 +255,8 @@ def tcp_conn_request(sk, skb, th, hl):
             XMIB.TCPReqQFullDrop += 1
             XMIB.ListenDrops += 1
             return
-    if sk_acceptq_is_full(sk):
-        XMIB.ListenOverflows += 1
+    if sk_acceptq_is_full(sk) or sk.sk_ack_backlog + rq.reqsk_queue_unanswered(q) > sk.sk_max_ack_backlog:
+        XMIB.ListenOverflows += 1  # the SYN is dropped: the client retries it (1 s, 3 s, ...)
         XMIB.ListenDrops += 1
         return
     buf = skb.buf
@@ -299,7 +301,7 @@ def tcp_conn_request(sk, skb, th, hl):
     req.snd_wnd = (buf[th + 14] << 8) | buf[th + 15]
     req.rsk_timer = timer.timer_list(tcp_minisocks.reqsk_timer_handler, req)
     inet_ehash_insert(req)
-    rq.reqsk_queue_added(q)
+    rq.reqsk_queue_added(q, req)
     timer.mod_timer_in(req.rsk_timer, TCP_TIMEOUT_INIT)
     req.snt_synack = ktime.clock.now_ms()
     tcp_minisocks.tcp_v4_send_synack(req)
@@ -345,6 +347,7 @@ def proto_init():
 
 tcp.tcp_prot.connect = tcp_v4_connect
 tcp.tcp_prot.unhash = tcp_v4_unhash
+softirq.register_post_rx(rq.reqsk_rx_pass_end)
 
 
 # ---- /proc/net/tcp ----------------------------------------------------------------

@@ -57,16 +57,32 @@ def reqsk_timer_handler(req):
         inet_csk_reqsk_queue_drop(req)
         return
     max_retries = sysctl.sysctl("net.ipv4.tcp_synack_retries")
+    q = lsk.icsk_accept_queue
+    qlen = q.qlen
+    if (qlen << 1) > max(8, lsk.sk_max_ack_backlog):
+        # half the SYN queue is kept for young requests: when old ones (no
+        # final ACK within their first RTO) crowd it, they get fewer retries
+        young = q.young << 1
+        while max_retries > 2 and qlen >= young:
+            max_retries -= 1
+            young <<= 1
+    XMIB.TCPTimeouts += 1  # tcp_syn_ack_timeout
     if req.num_timeout >= max_retries:
         inet_csk_reqsk_queue_drop(req)
         return
+    inet_rtx_syn_ack(req)
     if req.num_timeout == 0:
-        lsk.icsk_accept_queue.young -= 1
+        q.young -= 1
     req.num_timeout += 1
+    timer.mod_timer_in(req.rsk_timer, min(1000 << req.num_timeout, TCP_RTO_MAX))
+
+
+def inet_rtx_syn_ack(req):
+    """tcp_rtx_synack: the SYN-ACK again (timer, or the peer's SYN repeated)."""
     req.num_retrans += 1
     MIB.RetransSegs += 1
+    XMIB.TCPSynRetrans += 1
     tcp_v4_send_synack(req)
-    timer.mod_timer_in(req.rsk_timer, min(1000 << req.num_timeout, TCP_RTO_MAX))
 
 
 def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss, wscale_ok,
@@ -151,7 +167,9 @@ def tcp_check_req(req, skb, th, hl, flags):
     s = req.rcv_isn + 1
     seq = wtcp.unwrap(wtcp.seq(buf, th), s)
     if flags & (_SYN | _RST | _ACK | _FIN) == _SYN and seq == s - 1:
-        tcp_v4_send_synack(req)  # the peer did not hear our SYN-ACK: repeat it
+        inet_rtx_syn_ack(req)  # the peer did not hear our SYN-ACK: repeat it
+        if timer.timer_pending(req.rsk_timer):  # mod_timer_pending: the timeout restarts
+            timer.mod_timer_in(req.rsk_timer, min(1000 << req.num_timeout, TCP_RTO_MAX))
         return
     if flags & _ACK and wtcp.ack_seq(buf, th) != (req.snt_isn + 1) & 0xFFFFFFFF:
         eh.tcp_v4_send_reset(skb, th, hl, flags)  # Linux returns the listener, which resets
