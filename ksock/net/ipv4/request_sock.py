@@ -47,10 +47,11 @@ class request_sock_queue:
 
 
 # ksock meets frames in receive passes, late: a burst of SYNs is met together,
-# before any of their final ACKs can have come back. A request sock made in the
-# current pass is counted as the child it is about to become when a later SYN of
-# the same pass is checked against the accept queue (tcp_conn_request), so the
-# burst is answered as Linux answers the same SYNs met one by one.
+# before any of their final ACKs can have come back. When a later SYN of the
+# same pass is checked (tcp_conn_request), a request sock made in this pass
+# counts as the child it is about to become (accept queue), not as a request
+# (SYN queue), so the burst is answered as Linux answers the same SYNs met one
+# by one: the accept queue fills and the rest are dropped, not given cookies.
 _pass = [1]
 
 

@@ -7,7 +7,6 @@ from ksock.kernel import time as ktime
 from ksock.kernel import timer, softirq
 from ksock.uapi.errno import EINVAL, EAFNOSUPPORT, ENETUNREACH, EADDRNOTAVAIL, ENOBUFS
 from ksock.net.core import skbuff, sysctl
-from ksock.net.core.sock import sk_acceptq_is_full
 from ksock.net.ipv4 import devinet, ip_output, route
 from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import request_sock as rq
@@ -242,12 +241,13 @@ def tcp_synq_no_recent_overflow(sk):
 def tcp_conn_request(sk, skb, th, hl):
     """tcp_conn_request: a request sock in the SYN queue and a SYN-ACK, or a
     cookie when the queue is full; the SYN is dropped (ListenOverflows) when
-    the accept queue is full, counting this receive pass's unanswered requests
+    the accept queue is full. Requests made earlier in this receive pass count
     as the children they are about to become (request_sock.py)."""
     q = sk.icsk_accept_queue
     cookies = sysctl.sysctl("net.ipv4.tcp_syncookies")
     want_cookie = False
-    if cookies == 2 or q.qlen > sk.sk_max_ack_backlog:
+    un = rq.reqsk_queue_unanswered(q)  # counted as children, not as requests (request_sock.py)
+    if cookies == 2 or q.qlen - un > sk.sk_max_ack_backlog:
         if cookies:
             want_cookie = True
             XMIB.TCPReqQFullDoCookies += 1
@@ -255,7 +255,7 @@ def tcp_conn_request(sk, skb, th, hl):
             XMIB.TCPReqQFullDrop += 1
             XMIB.ListenDrops += 1
             return
-    if sk_acceptq_is_full(sk) or sk.sk_ack_backlog + rq.reqsk_queue_unanswered(q) > sk.sk_max_ack_backlog:
+    if sk.sk_ack_backlog + un > sk.sk_max_ack_backlog:  # sk_acceptq_is_full
         XMIB.ListenOverflows += 1  # the SYN is dropped: the client retries it (1 s, 3 s, ...)
         XMIB.ListenDrops += 1
         return
