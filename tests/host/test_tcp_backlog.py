@@ -664,3 +664,327 @@ def test_tcp_asyncio_start_server_default_backlog_16_clients_ksock_run_matches_l
     want = {i: b"%d:xx." % i for i in range(n)}
     assert lin == want and got == want, (lin, got)
     assert kp.returncode == 0 and "served %d" % n in kout and "served %d" % n in lout
+
+
+# ---- final ACKs that meet a full accept queue: scripted clients ---------------------
+# A RawClient is a TCP client made of frames sent from the peer's side of the
+# link, with an address no host has: the listener reaches it through a static
+# neighbour entry pointing at the peer's MAC, whose kernel drops what is not
+# for it, so the test decides when (and whether) its handshake ACK goes out.
+
+class RawClient:
+    def __init__(self, lk, ip, port, sport):
+        self.lk, self.ip, self.port, self.sport = lk, ip, port, sport
+        self.isn = 1000 + sport
+        self.mac = lk.peer.run("cat", "/sys/class/net/%s/address" % lk.peer_if).strip()
+        with lk.peer.entered():
+            self.s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+        self.s.bind((lk.peer_if, 0x0800))
+        self.s.settimeout(0.05)
+        self.their = None  # the listener's ISN (from its SYN-ACK)
+
+    def send(self, flags, data=b""):
+        from scapy.all import Ether, IP, TCP  # noqa: PLC0415 - slow import, only here
+        seq = self.isn + (0 if "S" in flags else 1)
+        ack = (self.their + 1) & 0xFFFFFFFF if "A" in flags else 0
+        f = (Ether(src=self.mac, dst=self.lk.tgt_mac) / IP(src=self.ip, dst=self.lk.tgt_ip)
+             / TCP(sport=self.sport, dport=self.port, flags=flags, seq=seq, ack=ack, window=64240,
+                   options=[("MSS", 1460)] if "S" in flags else []) / data)
+        self.s.send(bytes(f))
+
+    def recv(self, secs, synack=True):
+        """The listener's next segment to us within `secs` (SYN-ACK
+        retransmissions skipped unless `synack`): (flags string, seq) or None."""
+        import struct
+        end = time.monotonic() + secs
+        while time.monotonic() < end:
+            try:
+                b = self.s.recv(2048)
+            except socket.timeout:
+                continue
+            if len(b) < 54 or b[23] != 6 or b[30:34] != socket.inet_aton(self.ip):
+                continue
+            t = 14 + (b[14] & 15) * 4
+            sport, dport, seq, ack, _, fl = struct.unpack_from(">HHIIBB", b, t)
+            if sport != self.port or dport != self.sport:
+                continue
+            if fl & 0x12 == 0x12:
+                self.their = seq
+                if not synack:
+                    continue
+            return "".join(c for c, m in (("S", 2), ("R", 4), ("A", 16)) if fl & m), seq
+        return None
+
+    def close(self):
+        self.s.close()
+
+
+class LinuxSide:
+    """The listener as CPython on the Linux kernel (linux_pair's target)."""
+
+    def __init__(self, lp):
+        self.lp, self.lk, self.kids = lp, lp, []
+
+    def setup(self, port, backlog, abort):
+        self.lp.tgt.run("sysctl", "-qw", "net.ipv4.tcp_abort_on_overflow=%d" % abort)
+        with self.lp.tgt.entered():
+            self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind((self.lp.tgt_ip, port))
+        self.ls.listen(backlog)
+        self.ls.settimeout(5)
+
+    def neigh(self, ip, mac):
+        self.lp.tgt.run("ip", "neigh", "replace", ip, "lladdr", mac, "dev", self.lp.tgt_if, "nud", "permanent")
+
+    def abort_on_overflow(self, v):
+        self.lp.tgt.run("sysctl", "-qw", "net.ipv4.tcp_abort_on_overflow=%d" % v)
+
+    def during(self, ms, action):
+        return action()
+
+    def counters(self):
+        return linux_counters(self.lp.tgt)
+
+    def accept(self):
+        """The next child's peer (ip, port) and up to 16 bytes it sent."""
+        c, a = self.ls.accept()
+        self.kids.append(c)
+        c.settimeout(2)
+        try:
+            d = c.recv(16)
+        except socket.timeout:
+            d = b""
+        return a, d
+
+    def close(self):
+        for c in self.kids:
+            c.close()
+        self.ls.close()
+        self.lp.tgt.run("sysctl", "-qw", "net.ipv4.tcp_abort_on_overflow=0")
+
+
+class KsockSide:
+    def __init__(self, t, lk):
+        self.t, self.lk = t, lk
+        t.exec("import ksock.sys as ks, struct\nkids = []")
+
+    def setup(self, port, backlog, abort):
+        self.t.exec("ks.sysctl('net.ipv4.tcp_abort_on_overflow', %d)\n" % abort
+                    + "ls = ks.socket(2, 1, 0)\nks.setsockopt(ls, 1, 2, 1)\n"
+                    + "ks.setsockopt(ls, 1, 20, struct.pack('<qq', 5, 0))\n"
+                    + "ks.bind(ls, ('0.0.0.0', %d))\nks.listen(ls, %d)" % (port, backlog))
+
+    def neigh(self, ip, mac):
+        self.t.exec("stack.ip_neigh_add(%r, %r, 'eth0')" % (ip, mac))
+
+    def abort_on_overflow(self, v):
+        self.t.exec("ks.sysctl('net.ipv4.tcp_abort_on_overflow', %d)" % v)
+
+    def during(self, ms, action):
+        return serve_while(self.t, ms, action)
+
+    def counters(self):
+        return snmp(self.t)
+
+    def accept(self):
+        self.t.exec("fd, a = ks.accept(ls)\nkids.append(fd)\n"
+                    "ks.setsockopt(fd, 1, 20, struct.pack('<qq', 2, 0))\n"
+                    "try:\n d = ks.recv(fd, 16)\nexcept OSError:\n d = b''")
+        a, d = self.t.eval("(a, d)")
+        return tuple(a), d
+
+    def close(self):
+        self.t.exec("for fd in kids:\n ks.close(fd)\nks.close(ls)\n"
+                    "ks.sysctl('net.ipv4.tcp_abort_on_overflow', 0)\nstack.serve(200)")
+
+
+RAWC = ("TcpExt", "ListenOverflows"), ("TcpExt", "ListenDrops"), ("TcpExt", "EmbryonicRsts"), \
+    ("TcpExt", "SyncookiesSent"), ("TcpExt", "SyncookiesRecv"), ("TcpExt", "SyncookiesFailed"), ("Tcp", "OutRsts")
+
+
+def _cdelta(a, b):
+    return {n: a[t][n] - b[t][n] for t, n in RAWC}
+
+
+def _fill(side, lk, port, k):
+    """k Linux clients connect and stay (they fill the accept queue)."""
+    cl = Clients(lk, port, k)
+
+    def act():
+        cl.connect(0)
+        end = time.monotonic() + 3
+        while cl.states().count(ESTABLISHED) < k and time.monotonic() < end:
+            time.sleep(0.02)
+        return cl.states().count(ESTABLISHED)
+    assert side.during(1500, act) == k
+    return cl
+
+
+def final_ack_overflow(side, lk, port, abort):
+    """A request sock's final ACK meets a full accept queue (backlog 1 holds 2)."""
+    spoof = "%s.%d" % (lk.subnet, 120)
+    r = RawClient(lk, spoof, port, 40000 + port)
+    side.neigh(spoof, r.mac)
+    side.setup(port, 1, abort)
+    out = {}
+    try:
+        def syn():
+            r.send("S")
+            return r.recv(1)
+        out["synack"] = side.during(600, syn)[0]
+        cl = _fill(side, lk, port, 2)
+        before = side.counters()
+
+        def ack():
+            r.send("A")
+            return r.recv(0.5, synack=False)  # its timer may repeat the SYN-ACK meanwhile
+        out["reply"] = (side.during(700, ack) or ("none",))[0]
+        out["counters"] = _cdelta(side.counters(), before)
+        out["first"] = side.accept()[0][1] in [s.getsockname()[1] for s in cl.socks]  # room for one
+        if not abort:  # the request stayed: its SYN-ACK timer asks again, the client ACKs into the room
+
+            def again():
+                got = r.recv(3)
+                if got and got[0] == "SA":
+                    r.send("A", b"hi")
+                return got and got[0]
+            out["synack_again"] = side.during(3500, again)
+            kids = [side.accept() for i in range(2)]  # the second filler, then the raw client
+            out["then"] = [(a == (spoof, r.sport), d) for a, d in kids]
+        cl.close()
+    finally:
+        r.close()
+        side.close()
+    return out
+
+
+@pytest.mark.parametrize("abort", [0, 1])
+def test_tcp_final_ack_accept_queue_full_dropped_or_abort_rst_ksock_matches_linux(netns_target, linux_pair, abort):
+    t, lk = netns_target
+    bring_up(t, lk)
+    serve_while(t, 500, lambda: peer(lk, "ping", "-c", "1", "-W", "1", lk.tgt_ip))
+    want = final_ack_overflow(LinuxSide(linux_pair), linux_pair, 7400 + abort, abort)
+    got = final_ack_overflow(KsockSide(t, lk), lk, 7400 + abort, abort)
+    print("linux", want, "\nksock", got)
+    assert got == want
+    c = want["counters"]
+    assert want["synack"] == "SA" and want["first"]
+    assert c["ListenOverflows"] == c["ListenDrops"] == 1
+    if abort:  # tcp_abort_on_overflow: the request is reset
+        assert want["reply"] == "RA" or want["reply"] == "R", want
+        assert c["EmbryonicRsts"] == 1 and c["OutRsts"] == 1
+    else:  # dropped silently; the client gets in on the SYN-ACK retransmission
+        assert want["reply"] == "none" and c["EmbryonicRsts"] == 0 and c["OutRsts"] == 0
+        assert want["synack_again"] == "SA" and want["then"] == [(False, b""), (True, b"hi")]
+
+
+def cookie_ack_overflow(side, lk, port):
+    """A valid cookie ACK meets a full accept queue: dropped silently, even with
+    tcp_abort_on_overflow (cookie_v4_check: no child, no reset); the client's
+    next segment gets in once there is room."""
+    spoof = "%s.%d" % (lk.subnet, 121)
+    r1, r2, c = (RawClient(lk, spoof, port, 41000 + port + i) for i in range(3))
+    side.neigh(spoof, c.mac)
+    side.setup(port, 1, 0)
+    out = {}
+    try:
+        def syns():
+            for r in (r1, r2):
+                r.send("S")
+            return [r.recv(1)[0] for r in (r1, r2)]
+        out["requests"] = side.during(600, syns)  # qlen 2 > backlog 1: the SYN queue is full
+        before = side.counters()
+
+        def cookie():
+            c.send("S")
+            return c.recv(1)[0]
+        out["cookie"] = side.during(600, cookie)
+
+        def acks():
+            for r in (r1, r2):
+                r.send("A")  # two children: the accept queue (backlog 1 holds 2) is full
+            time.sleep(0.2)
+        side.during(400, acks)
+        side.abort_on_overflow(1)
+
+        def cack():
+            c.send("A")
+            return c.recv(0.5, synack=False)
+        out["reply"] = (side.during(700, cack) or ("none",))[0]
+        out["counters"] = _cdelta(side.counters(), before)
+        side.abort_on_overflow(0)
+        kids = [side.accept()]
+
+        def data():
+            c.send("A", b"hi")  # what a client's retransmission would carry
+            time.sleep(0.2)
+        side.during(400, data)
+        kids += [side.accept() for i in range(2)]
+        out["accepted"] = [(a[1] - 41000 - port, d) for a, d in kids]
+    finally:
+        for r in (r1, r2, c):
+            r.close()
+        side.close()
+    return out
+
+
+def test_tcp_syncookie_ack_accept_queue_full_dropped_silently_ksock_matches_linux(netns_target, linux_pair):
+    t, lk = netns_target
+    bring_up(t, lk)
+    serve_while(t, 500, lambda: peer(lk, "ping", "-c", "1", "-W", "1", lk.tgt_ip))
+    want = cookie_ack_overflow(LinuxSide(linux_pair), linux_pair, 7410)
+    got = cookie_ack_overflow(KsockSide(t, lk), lk, 7410)
+    print("linux", want, "\nksock", got)
+    assert got == want
+    c = want["counters"]
+    assert want["requests"] == ["SA", "SA"] and want["cookie"] == "SA" and want["reply"] == "none", want
+    assert c["SyncookiesSent"] == c["SyncookiesRecv"] == 1 and c["SyncookiesFailed"] == 0, c
+    assert c["ListenOverflows"] == c["ListenDrops"] == 1 and c["OutRsts"] == 0, c
+    assert want["accepted"] == [(0, b""), (1, b""), (2, b"hi")], want
+
+
+def no_accept(side, lk, port, n, backlog):
+    """A listener that never accepts: the clients' view and (Linux) the overflow
+    count after the burst (0.5 s) and after their first SYN retry (at 1 s; the
+    next is at 2 s: Linux's tcp_syn_linear_timeouts)."""
+    side.listen(port, backlog)
+    cl = Clients(lk, port, n)
+    before = side.counters()
+    snaps = []
+
+    def act():
+        cl.connect(0)
+        for at in (0.5, 1.5):
+            time.sleep(at - (0.5 if snaps else 0))
+            cnt = _delta(side.counters(), before) if isinstance(side, LinuxListener) else None
+            st = cl.states()
+            snaps.append([st.count(ESTABLISHED), st.count(SYN_SENT), cnt])
+    try:
+        side.during(1600, act)  # ksock serves until 1.6 s: the 2 s retries wait on its NIC
+    finally:
+        cl.close()
+    return snaps
+
+
+def test_tcp_listener_never_accepts_clients_wait_counters_grow_ksock_matches_linux(netns_target, linux_pair):
+    t, lk = netns_target
+    n, backlog = (16, 5) if t.platform == "linux" else (6, 1)
+    bring_up(t, lk)
+    serve_while(t, 500, lambda: peer(lk, "ping", "-c", "1", "-W", "1", lk.tgt_ip))
+    lin = LinuxListener(linux_pair)
+    want = no_accept(lin, linux_pair, 7420, n, backlog)
+    lin.ls.close()
+    ks = KsockListener(t)
+    before = snmp(t)
+    got = no_accept(ks, lk, 7420, n, backlog)
+    gc = _delta(snmp(t), before)
+    t.exec("ks.close(ls)\nstack.serve(200)")
+    print("linux", want, "\nksock", got, gc)
+    k = n - backlog - 1
+    # B + 1 children (their clients ESTABLISHED), the rest in SYN_SENT; each
+    # SYN and each retry of it (at 1 s) dropped with ListenOverflows/ListenDrops
+    assert [w[:2] for w in want] == [g[:2] for g in got] == [[backlog + 1, k]] * 2, (want, got)
+    assert want[0][2]["ListenOverflows"] == want[0][2]["ListenDrops"] == k, want
+    assert want[1][2]["ListenOverflows"] == want[1][2]["ListenDrops"] == 2 * k, want
+    assert gc["ListenOverflows"] == gc["ListenDrops"] == 2 * k and gc["SyncookiesSent"] == 0, gc
