@@ -229,15 +229,6 @@ def tcp_v4_rcv_listen(sk, skb, th, hl, flags):
     return False
 
 
-def tcp_synq_overflow(sk):
-    sk.rx_syncookie_ts = ktime.clock.now_ms()
-
-
-def tcp_synq_no_recent_overflow(sk):
-    ts = getattr(sk, "rx_syncookie_ts", None)
-    return ts is None or ktime.clock.diff(ktime.clock.now_ms(), ts) > 120000
-
-
 def tcp_conn_request(sk, skb, th, hl):
     """tcp_conn_request: a request sock in the SYN queue and a SYN-ACK, or a
     cookie when the queue is full; the SYN is dropped (ListenOverflows) when
@@ -280,7 +271,7 @@ def tcp_conn_request(sk, skb, th, hl):
     win = rsize if rsize < 0xFFFF else 0xFFFF
     if want_cookie:
         isn, mss = syncookies.cookie_v4_init_sequence(saddr, daddr, sport, dport, rcv_isn, mss or 536)
-        tcp_synq_overflow(sk)
+        syncookies.tcp_synq_overflow(sk)
         XMIB.SyncookiesSent += 1
         tcp_output.tcp_send_ctl(rt, daddr, saddr, dport, sport, isn, rcv_isn + 1, _SYN | _ACK, win, advmss, -1)
         return
@@ -347,6 +338,10 @@ def proto_init():
 
 tcp.tcp_prot.connect = tcp_v4_connect
 tcp.tcp_prot.unhash = tcp_v4_unhash
+tcp_minisocks.ops.ehash_insert = inet_ehash_insert
+tcp_minisocks.ops.ehash_remove = inet_ehash_remove
+tcp_minisocks.ops.send_reset = tcp_v4_send_reset
+tcp_minisocks.ops.conn_request = tcp_conn_request
 softirq.register_post_rx(rq.reqsk_rx_pass_end)
 
 
