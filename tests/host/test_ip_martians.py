@@ -53,8 +53,12 @@ def _rt_cache(text):
 
 ECHO = """
 got = {7: [], 68: []}
-t0 = time.time()
-while time.time() - t0 < %(secs)s:
+try:
+    now, diff = time.ticks_ms, time.ticks_diff  # MicroPython (a board has no time.time)
+except AttributeError:
+    now, diff = lambda: int(time.monotonic() * 1000), lambda a, b: a - b
+t0 = now()
+while diff(now(), t0) < %(ms)d:
     for s, port in ((e, 7), (d, 68)):
         while True:
             try:
@@ -97,7 +101,7 @@ def test_ip_martian_sources_and_destination_dropped_counted_no_echo_loop_ksock_m
     g = {}
     with linux_pair.tgt.entered():
         exec(SETUP, g)  # the sockets belong to the Linux target's namespace
-    th = threading.Thread(target=exec, args=(ECHO % {"secs": 1.5}, g))
+    th = threading.Thread(target=exec, args=(ECHO % {"ms": 1500}, g))
     th.start()
     time.sleep(0.1)
     _inject(linux_pair, frames[0])
@@ -111,7 +115,7 @@ def test_ip_martian_sources_and_destination_dropped_counted_no_echo_loop_ksock_m
            "ks.sysctl('net.ipv4.conf.all.log_martians', 1)\n" + SETUP)
     before = _rt_cache(t.eval("stack.proc_net('stat/rt_cache')"))
     box = {}
-    th = threading.Thread(target=lambda: box.update(o=t.exec(ECHO % {"secs": 1.5} + "print(got)", timeout=60)))
+    th = threading.Thread(target=lambda: box.update(o=t.exec(ECHO % {"ms": 1500} + "print(got)", timeout=60)))
     th.start()
     time.sleep(0.3)
     _inject(lk, frames[1])
