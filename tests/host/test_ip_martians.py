@@ -5,9 +5,7 @@ own address, a multicast or the limited broadcast address, or sent to
 127.0.0.1, are dropped and counted (/proc/net/stat/rt_cache in_martian_src /
 in_martian_dst) and never reach the echo socket -- which would answer itself
 for ever. A DHCP-style 0.0.0.0 -> 255.255.255.255 datagram is delivered."""
-import select
 import socket
-import subprocess
 import threading
 import time
 
