@@ -15,7 +15,7 @@ from hil import netns
 from hil.plugin import require_env
 from netstack import bring_up
 
-pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu")
+pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500")
 
 
 def _frames(lk):
