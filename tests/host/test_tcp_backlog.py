@@ -26,6 +26,13 @@ its own, the oracle) and as ksock on the target; the clients are Linux in both.
   B + 1 of the accept order are fixed.
 
 SYN flood: see test_tcp_syn_flood_spoofed_sources_cookies_serve_real_clients.
+
+Accept-queue overflow under programs (the same server program under CPython
+on Linux and on ksock): a slow accept loop and an asyncio start_server with
+backlog 5 serve 16 clients arriving at once; a listener that never accepts.
+With scripted raw clients: a final ACK meeting a full accept queue (dropped,
+or reset with tcp_abort_on_overflow), a cookie ACK meeting it (dropped). The
+table of paths is in docs/tcp.md (Accept queue).
 """
 import socket
 import subprocess
