@@ -87,6 +87,8 @@ def proc_net(name):
         return route.proc_net_route()
     if name == "snmp":
         return proc.proc_net_snmp()
+    if name == "stat/rt_cache":
+        return route.proc_net_stat_rt_cache()
     for modname in ("ksock.net.ipv4.udp", "ksock.net.ipv4.tcp_ipv4"):
         try:
             mod = __import__(modname, None, None, ("x",))

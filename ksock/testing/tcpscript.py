@@ -184,6 +184,21 @@ class Peer:
         return n
 
 
+def one_pass(*sends):
+    """Frames met in one receive pass (a burst queued on the NIC while the
+    stack was elsewhere): each (peer, flags, seq, ack...) is received, then
+    the pass ends once. Returns nothing; read the replies with expect()."""
+    dev = None
+    for p, *a in sends:
+        dev = p.dev
+        skb = netdev.netdev_alloc_skb()
+        if skb is None:
+            raise AssertionError("skb pool empty")
+        skbuff.skb_put_data(skb, p.frame(*a))
+        netdev.netif_receive_skb(skb, dev)
+    softirq.run_post_rx()
+
+
 def advance(ms):
     """Run the stack for `ms` simulated ms (timers fire at their exact times)."""
     softirq.run_for(ms)

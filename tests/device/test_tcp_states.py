@@ -168,6 +168,46 @@ def test_listen_syn_queue_full_syncookie_then_child():
     assert K.accept(lfd)[1] == (PA, c.pport)
 
 
+def test_listen_syn_burst_one_pass_beyond_accept_queue_dropped_not_cookies():
+    fresh()
+    lfd = listen(1012, backlog=1)
+    K.setsockopt(lfd, K.SOL_SOCKET, K.SO_RCVBUF, 1024)  # small child rings: the board's heap
+    ps = [peer(1012) for i in range(4)]
+    x = X.get()
+    # four SYNs met together, before any final ACK: backlog 1 queues 2 children,
+    # so the two unanswered requests fill the accept queue and the rest are
+    # dropped, as Linux drops them when the first two are children already
+    one_pass(*[(p, SYN, 1000) for p in ps])
+    for p in ps[:2]:
+        p.expect(SYN | ACK, ack=1001)
+    for p in ps[2:]:
+        p.expect_none()
+        assert state(p) == 7
+    assert X.ListenOverflows - x["ListenOverflows"] == 2 and X.ListenDrops - x["ListenDrops"] == 2
+    assert X.SyncookiesSent == x["SyncookiesSent"] and X.TCPReqQFullDoCookies == x["TCPReqQFullDoCookies"]
+    one_pass(*[(p, ACK, 1001, 1) for p in ps[:2]])
+    assert state(ps[0]) == state(ps[1]) == T.TCP_ESTABLISHED
+    ps[2].send(SYN, 1000)  # its retry: the accept queue is full now
+    ps[2].expect_none()
+    assert X.ListenOverflows - x["ListenOverflows"] == 3
+    assert K.accept(lfd)[1] == (PA, ps[0].pport)
+    ps[2].send(SYN, 1000)  # room again: served
+    ps[2].expect(SYN | ACK, ack=1001)
+    ps[2].send(ACK, 1001, 1)
+    assert state(ps[2]) == T.TCP_ESTABLISHED
+
+
+def test_listen_syn_burst_one_pass_within_backlog_all_answered():
+    fresh()
+    lfd = listen(1013, backlog=8)
+    ps = [peer(1013) for i in range(3)]
+    x = X.get()
+    one_pass(*[(p, SYN, 1000) for p in ps])
+    for p in ps:
+        p.expect(SYN | ACK, ack=1001)
+    assert X.ListenOverflows == x["ListenOverflows"]
+
+
 # ---- SYN_RECV (request sock) --------------------------------------------------------------
 
 def test_syn_recv_synack_retransmit_backoff_then_dropped():
@@ -187,6 +227,31 @@ def test_syn_recv_synack_retransmit_backoff_then_dropped():
     advance(64000)  # tcp_synack_retries (5) spent: the request is dropped
     p.expect_none()
     assert state(p) == 7
+
+
+def test_syn_recv_old_requests_crowd_syn_queue_fewer_synack_retries():
+    fresh()
+    listen(1014, backlog=8)
+    ps = [peer(1014) for i in range(5)]  # qlen 5: 2 * 5 > max(8, backlog)
+    r, s = MIB.RetransSegs, X.TCPSynRetrans
+    t0 = now()
+    for i, p in enumerate(ps):  # 10 ms apart: each timer fires alone (recv() drops other tuples)
+        advance(i * 10 - (now() - t0))
+        p.send(SYN, 1000)
+        p.expect(SYN | ACK, ack=1001)
+    # reqsk_timer_handler: at 1 s the last requests see few young ones left (4
+    # retries, then 3); at 3 s none is young: 2 retries (tcp_synack_retries is
+    # 5), so the first is dropped at its 7 s timer after SYN-ACKs at 0, 1 and
+    # 3 s; then qlen 4 no longer crowds the queue and the others keep 5 retries
+    for at in (1000, 3000, 7000):
+        for i, p in enumerate(ps):
+            advance(at + i * 10 - (now() - t0))
+            if at < 7000 or i:
+                p.expect(SYN | ACK, seq=0, ack=1001)
+            else:
+                p.expect_none()
+                assert state(p) == 7
+    assert MIB.RetransSegs - r == X.TCPSynRetrans - s == 14 and state(ps[1]) == T.TCP_NEW_SYN_RECV
 
 
 def test_syn_recv_dup_syn_resends_synack():

@@ -36,6 +36,7 @@ _tab = {
     "net.ipv4.ip_unprivileged_port_start": 1024,
     "net.ipv4.ip_nonlocal_bind": 0,
     "net.ipv4.ping_group_range": (1, 0),
+    "net.ipv4.conf.all.log_martians": 0,
 }
 
 
@@ -97,6 +98,7 @@ _check = {
     "net.ipv4.ip_unprivileged_port_start": _prot_sock,
     "net.ipv4.ip_nonlocal_bind": _minmax(0, 1),
     "net.ipv4.ping_group_range": _gid_range,
+    "net.ipv4.conf.all.log_martians": _minmax(0, 1),
 }
 
 

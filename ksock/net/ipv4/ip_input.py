@@ -4,7 +4,7 @@
 # dropped -- a fixed-memory choice for 140 KB boards (docs/ip.md).
 from ksock.net.core import skbuff
 from ksock.net.core import dev as netdev
-from ksock.net.ipv4 import devinet
+from ksock.net.ipv4 import devinet, route
 from ksock.net.ipv4.devinet import RTN_LOCAL, RTN_BROADCAST, RTN_MULTICAST
 from ksock.net.ipv4.proc import ip as MIB
 from ksock.net.ipv4.protocol import inet_protos
@@ -41,6 +41,9 @@ def ip_rcv(skb, dev):
         skbuff.skb_trim(skb, tot)  # drop Ethernet padding
     daddr = wip.daddr(buf, off)
     t = devinet.inet_addr_type(daddr)
+    if not dev.flags & netdev.IFF_LOOPBACK and route.ip_route_input_martian(buf, off, t, dev):
+        skbuff.kfree_skb(skb)  # ip_route_input_slow: a martian (counted in stat/rt_cache)
+        return
     if t == RTN_LOCAL:
         skb.cb[0] = PKT_HOST
     elif t == RTN_BROADCAST:

@@ -41,7 +41,7 @@ tcpext = _Mib("TcpExt", ("SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed",
                          "TCPReqQFullDoCookies", "TCPReqQFullDrop", "TCPChallengeACK",
                          "TCPSYNChallenge", "TCPOFOQueue", "TCPOFODrop", "TCPZeroWindowDrop",
                          "TCPRcvQDrop", "TCPKeepAlive", "TCPTimeWaitOverflow", "PAWSEstab",
-                         "TCPACKSkippedSynRecv", "TCPWinProbe", "TCPDSACKRecv"))
+                         "TCPACKSkippedSynRecv", "TCPWinProbe", "TCPDSACKRecv", "TCPSynRetrans"))
 MIBS = [ip, icmp, udp, tcp, arp]
 NETSTAT = [tcpext]
 

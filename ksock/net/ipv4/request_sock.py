@@ -11,7 +11,7 @@ class request_sock:
     __slots__ = ("dl_next", "sk", "rsk_listener", "num_retrans", "num_timeout", "expires",
                  "sk_state", "inet_num", "inet_dport", "inet_daddr", "inet_rcv_saddr",
                  "snt_isn", "rcv_isn", "mss", "snd_wscale", "rcv_wscale", "wscale_ok",
-                 "rcv_wnd", "snd_wnd", "rsk_timer", "acked", "rt", "snt_synack")
+                 "rcv_wnd", "snd_wnd", "rsk_timer", "acked", "rt", "snt_synack", "batch")
 
     def __init__(self, listener):
         self.dl_next = None
@@ -30,6 +30,7 @@ class request_sock:
         self.acked = 0
         self.rt = None
         self.snt_synack = 0  # ms the first SYN-ACK left: the final ACK's RTT sample
+        self.batch = 0  # the receive pass that made it (reqsk_queue_unanswered)
 
 
 class request_sock_queue:
@@ -41,6 +42,27 @@ class request_sock_queue:
     young = 0  # of which have not had a SYN-ACK retransmitted
     synflood_warned = 0
     rskq_defer_accept = 0
+    batch = 0  # the receive pass `unanswered` counts for
+    unanswered = 0  # request socks made in that pass and still in the SYN queue
+
+
+# ksock meets frames in receive passes, late: a burst of SYNs is met together,
+# before any of their final ACKs can have come back. When a later SYN of the
+# same pass is checked (tcp_conn_request), a request sock made in this pass
+# counts as the child it is about to become (accept queue), not as a request
+# (SYN queue), so the burst is answered as Linux answers the same SYNs met one
+# by one: the accept queue fills and the rest are dropped, not given cookies.
+_pass = [1]
+
+
+def reqsk_rx_pass_end():
+    """softirq's post-receive hook: the requests made so far have had their
+    SYN-ACK on the wire for a whole pass."""
+    _pass[0] += 1
+
+
+def reqsk_queue_unanswered(queue):
+    return queue.unanswered if queue.batch == _pass[0] else 0
 
 
 def reqsk_queue_alloc(queue=None):
@@ -49,7 +71,7 @@ def reqsk_queue_alloc(queue=None):
         return request_sock_queue()
     if queue.rskq_accept_head is not None or queue.qlen:
         queue.rskq_accept_head = queue.rskq_accept_tail = None
-        queue.qlen = queue.young = 0
+        queue.qlen = queue.young = queue.unanswered = 0
     return queue
 
 
@@ -61,15 +83,24 @@ def reqsk_queue_len(queue):
     return queue.qlen
 
 
-def reqsk_queue_added(queue):
+def reqsk_queue_added(queue, req=None):
     queue.young += 1
     queue.qlen += 1
+    if req is not None:
+        p = _pass[0]
+        if queue.batch != p:
+            queue.batch = p
+            queue.unanswered = 0
+        queue.unanswered += 1
+        req.batch = p
 
 
 def reqsk_queue_removed(queue, req):
     if req.num_timeout == 0:
         queue.young -= 1
     queue.qlen -= 1
+    if req.batch == queue.batch == _pass[0]:
+        queue.unanswered -= 1
 
 
 def reqsk_queue_add(queue, req, parent, child):

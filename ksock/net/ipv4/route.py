@@ -2,7 +2,7 @@
 # addresses, static routes (`ip route add`), a default gateway, local delivery.
 # Longest prefix wins; lookups answer (dev_name, next_hop, src) or -errno.
 from ksock.net.ipv4 import devinet
-from ksock.net.ipv4.devinet import addr_to_int, RTN_LOCAL
+from ksock.net.ipv4.devinet import addr_to_int, RTN_LOCAL, RTN_BROADCAST, RTN_MULTICAST
 
 ENETUNREACH = 101
 
@@ -92,3 +92,99 @@ def proc_net_route():
             dev, devinet.addr_proc(devinet.int_to_addr(net)), g, flags,
             devinet.addr_proc(devinet.int_to_addr(m))))
     return "\n".join(lines)
+
+
+# ---- input: martian sources and destinations (ip_route_input_slow) --------------------
+# The checks Linux makes before it looks a received packet's route up, with
+# rp_filter 0 and route_localnet 0 (its defaults): a source that is multicast,
+# limited broadcast, 0.x.x.x (but 0.0.0.0 may broadcast: DHCP), loopback off
+# lo, or one of our own addresses; a destination 0.x.x.x or loopback off lo.
+# Counted as /proc/net/stat/rt_cache counts them; net.ipv4.conf.all.log_martians
+# prints each (rate-limited as net_ratelimit: 10 per 5 s).
+class _rt_cache_stat:
+    in_martian_dst = 0
+    in_martian_src = 0
+
+
+rt_cache_stat = _rt_cache_stat()
+_RT_CACHE_COLS = ("entries", "in_hit", "in_slow_tot", "in_slow_mc", "in_no_route", "in_brd",
+                  "in_martian_dst", "in_martian_src", "out_hit", "out_slow_tot", "out_slow_mc",
+                  "gc_total", "gc_ignored", "gc_goal_miss", "gc_dst_overflow", "in_hlist_search",
+                  "out_hlist_search")
+_ratelimit = [0, 10]  # [window start ms, messages left]
+
+
+def _all(buf, o, v):
+    return buf[o] == v and buf[o + 1] == v and buf[o + 2] == v and buf[o + 3] == v
+
+
+def _is_local(buf, o):
+    """inet_lookup_ifaddr_rcu: is this source one of our own addresses?"""
+    for ifa in devinet.inet_ifaddrs():
+        a = ifa.ifa_local
+        if buf[o] == a[0] and buf[o + 1] == a[1] and buf[o + 2] == a[2] and buf[o + 3] == a[3]:
+            return True
+    return False
+
+
+def _log(what, buf, off, dev):
+    from ksock.net.core import sysctl
+    if not sysctl.sysctl("net.ipv4.conf.all.log_martians"):
+        return
+    from ksock.kernel import time as ktime
+    now = ktime.clock.now_ms()
+    if ktime.clock.diff(now, _ratelimit[0]) >= 5000:
+        _ratelimit[0], _ratelimit[1] = now, 10
+    if _ratelimit[1] <= 0:
+        return
+    _ratelimit[1] -= 1
+    s, d = devinet.inet_ntoa(buf[off + 12:off + 16]), devinet.inet_ntoa(buf[off + 16:off + 20])
+    if what == 1:
+        print("martian source %s from %s, on dev %s" % (d, s, dev.name))
+    else:
+        print("martian destination %s from %s, dev %s" % (d, s, dev.name))
+
+
+def _martian(what, buf, off, dev):
+    if what == 1:
+        rt_cache_stat.in_martian_src += 1
+    else:
+        rt_cache_stat.in_martian_dst += 1
+    _log(what, buf, off, dev)
+    return what
+
+
+def ip_route_input_martian(buf, off, t, dev):
+    """0, or 1 (martian source) / 2 (martian destination), counted, for the
+    IPv4 header at `off` whose destination has type `t`, received on a device
+    other than lo."""
+    s0 = buf[off + 12]
+    d0 = buf[off + 16]
+    s_lbcast = _all(buf, off + 12, 255)
+    if t == RTN_MULTICAST:  # ip_mc_validate_source
+        if s0 == 127 or s_lbcast or s0 & 0xF0 == 0xE0:
+            return _martian(1, buf, off, dev)
+        if s0 == 0:  # zeronet only to 224.0.0.x or for IGMP
+            local_mc = d0 == 224 and buf[off + 17] == 0 and buf[off + 18] == 0
+            return 0 if local_mc or buf[off + 9] == 2 else _martian(1, buf, off, dev)
+        return _martian(1, buf, off, dev) if _is_local(buf, off + 12) else 0
+    if s0 & 0xF0 == 0xE0 or s_lbcast:
+        return _martian(1, buf, off, dev)
+    if _all(buf, off + 16, 255) or (_all(buf, off + 12, 0) and _all(buf, off + 16, 0)):
+        # brd_input: a zeronet source is not validated (a DHCP client has no address yet)
+        return _martian(1, buf, off, dev) if s0 and _is_local(buf, off + 12) else 0
+    if s0 == 0:
+        return _martian(1, buf, off, dev)
+    if d0 == 0 or d0 == 127:
+        return _martian(2, buf, off, dev)
+    if s0 == 127:
+        return _martian(1, buf, off, dev)
+    if t == RTN_LOCAL or t == RTN_BROADCAST:  # fib_validate_source
+        return _martian(1, buf, off, dev) if _is_local(buf, off + 12) else 0
+    return 0
+
+
+def proc_net_stat_rt_cache():
+    """/proc/net/stat/rt_cache: one line per CPU (ksock has one), hex columns."""
+    vals = [getattr(rt_cache_stat, c, 0) for c in _RT_CACHE_COLS]
+    return " ".join(_RT_CACHE_COLS) + "\n" + " ".join("%08x" % v for v in vals)

@@ -63,3 +63,14 @@ def cookie_v4_check(saddr, daddr, sport, dport, seq, ack):
     """The MSS of a valid cookie ACK (seq/ack as on the wire), or 0."""
     i = check_tcp_syn_cookie((ack - 1) & _M32, saddr, daddr, sport, dport, (seq - 1) & _M32)
     return msstab[i] if 0 <= i < len(msstab) else 0
+
+
+def tcp_synq_overflow(sk):
+    """A cookie went out: cookie ACKs are looked for (include/net/tcp.h)."""
+    sk.rx_syncookie_ts = ktime.clock.now_ms()
+
+
+def tcp_synq_no_recent_overflow(sk):
+    """No cookie sent for 2 minutes (a cookie's life): an ACK is no cookie."""
+    ts = getattr(sk, "rx_syncookie_ts", None)
+    return ts is None or ktime.clock.diff(ktime.clock.now_ms(), ts) > 120000

@@ -8,7 +8,7 @@ from ksock.kernel import time as ktime
 from ksock.kernel import timer
 from ksock.net.core import skbuff, sysctl
 from ksock.net.core.sock import sock_flag, sock_set_flag, SOCK_DEAD, SOCK_DONE, SOCK_KEEPOPEN, HZ
-from ksock.net.ipv4 import tcp, tcp_output
+from ksock.net.ipv4 import tcp, tcp_output, tcp_minisocks
 from ksock.net.ipv4.proc import tcpext as XMIB
 from ksock.wire import tcp as wtcp
 
@@ -66,7 +66,6 @@ def tcp_fin(sk):
         tcp.tcp_set_state(sk, TCP_CLOSING)  # simultaneous close: our FIN not yet acked
     elif st == TCP_FIN_WAIT2:
         tcp_output.tcp_send_ack(sk)
-        from ksock.net.ipv4 import tcp_minisocks
         tcp_minisocks.tcp_time_wait(sk)  # both FINs acked: TIME-WAIT
         return
     tcp_output.tcp_send_ack(sk)
@@ -422,7 +421,6 @@ def tcp_rcv_state_process(sk, skb, th, hl, flags):
             timer.mod_timer_in(sk.ka_timer, (sk.linger2 or sysctl.sysctl("net.ipv4.tcp_fin_timeout")) * HZ)
         st = TCP_FIN_WAIT2
     elif st == TCP_CLOSING and fin_acked:
-        from ksock.net.ipv4 import tcp_minisocks
         tcp_minisocks.tcp_time_wait(sk)  # CLOSING -> TIME-WAIT
         return False
     elif st == TCP_LAST_ACK and fin_acked:
@@ -444,3 +442,8 @@ def tcp_rcv_state_process(sk, skb, th, hl, flags):
     if sk.snd_ring is not None and (sk.write_seq > sk.snd_nxt or sk.fin_queued and sk.snd_nxt == sk.write_seq):
         tcp_output.tcp_write_xmit(sk)
     return False
+
+
+# tcp_minisocks is below us: a child's first segment comes up through its table
+tcp_minisocks.ops.rcv_state_process = tcp_rcv_state_process
+tcp_minisocks.ops.rtt_estimator = tcp_rtt_estimator

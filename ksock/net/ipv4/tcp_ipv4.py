@@ -4,10 +4,9 @@
 # rules) and the /proc/net/tcp view.
 from ksock.compat import const, PLATFORM
 from ksock.kernel import time as ktime
-from ksock.kernel import timer
+from ksock.kernel import timer, softirq
 from ksock.uapi.errno import EINVAL, EAFNOSUPPORT, ENETUNREACH, EADDRNOTAVAIL, ENOBUFS
 from ksock.net.core import skbuff, sysctl
-from ksock.net.core.sock import sk_acceptq_is_full
 from ksock.net.ipv4 import devinet, ip_output, route
 from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import request_sock as rq
@@ -235,22 +234,16 @@ def tcp_v4_rcv_listen(sk, skb, th, hl, flags):
     return False
 
 
-def tcp_synq_overflow(sk):
-    sk.rx_syncookie_ts = ktime.clock.now_ms()
-
-
-def tcp_synq_no_recent_overflow(sk):
-    ts = getattr(sk, "rx_syncookie_ts", None)
-    return ts is None or ktime.clock.diff(ktime.clock.now_ms(), ts) > 120000
-
-
 def tcp_conn_request(sk, skb, th, hl):
     """tcp_conn_request: a request sock in the SYN queue and a SYN-ACK, or a
-    cookie when the queue is full; ListenOverflows when accept() is behind."""
+    cookie when the queue is full; the SYN is dropped (ListenOverflows) when
+    the accept queue is full. Requests made earlier in this receive pass count
+    as the children they are about to become (request_sock.py)."""
     q = sk.icsk_accept_queue
     cookies = sysctl.sysctl("net.ipv4.tcp_syncookies")
     want_cookie = False
-    if cookies == 2 or q.qlen > sk.sk_max_ack_backlog:
+    un = rq.reqsk_queue_unanswered(q)  # counted as children, not as requests (request_sock.py)
+    if cookies == 2 or q.qlen - un > sk.sk_max_ack_backlog:
         if cookies:
             want_cookie = True
             XMIB.TCPReqQFullDoCookies += 1
@@ -258,8 +251,8 @@ def tcp_conn_request(sk, skb, th, hl):
             XMIB.TCPReqQFullDrop += 1
             XMIB.ListenDrops += 1
             return
-    if sk_acceptq_is_full(sk):
-        XMIB.ListenOverflows += 1
+    if sk.sk_ack_backlog + un > sk.sk_max_ack_backlog:  # sk_acceptq_is_full
+        XMIB.ListenOverflows += 1  # the SYN is dropped: the client retries it (1 s, 3 s, ...)
         XMIB.ListenDrops += 1
         return
     buf = skb.buf
@@ -283,7 +276,7 @@ def tcp_conn_request(sk, skb, th, hl):
     win = rsize if rsize < 0xFFFF else 0xFFFF
     if want_cookie:
         isn, mss = syncookies.cookie_v4_init_sequence(saddr, daddr, sport, dport, rcv_isn, mss or 536)
-        tcp_synq_overflow(sk)
+        syncookies.tcp_synq_overflow(sk)
         XMIB.SyncookiesSent += 1
         tcp_output.tcp_send_ctl(rt, daddr, saddr, dport, sport, isn, rcv_isn + 1, _SYN | _ACK, win, advmss, -1)
         return
@@ -304,7 +297,7 @@ def tcp_conn_request(sk, skb, th, hl):
     req.snd_wnd = (buf[th + 14] << 8) | buf[th + 15]
     req.rsk_timer = timer.timer_list(tcp_minisocks.reqsk_timer_handler, req)
     inet_ehash_insert(req)
-    rq.reqsk_queue_added(q)
+    rq.reqsk_queue_added(q, req)
     timer.mod_timer_in(req.rsk_timer, TCP_TIMEOUT_INIT)
     req.snt_synack = ktime.clock.now_ms()
     tcp_minisocks.tcp_v4_send_synack(req)
@@ -350,6 +343,11 @@ def proto_init():
 
 tcp.tcp_prot.connect = tcp_v4_connect
 tcp.tcp_prot.unhash = tcp_v4_unhash
+tcp_minisocks.ops.ehash_insert = inet_ehash_insert
+tcp_minisocks.ops.ehash_remove = inet_ehash_remove
+tcp_minisocks.ops.send_reset = tcp_v4_send_reset
+tcp_minisocks.ops.conn_request = tcp_conn_request
+softirq.register_post_rx(rq.reqsk_rx_pass_end)
 
 
 # ---- /proc/net/tcp ----------------------------------------------------------------

@@ -3,6 +3,7 @@
 # ACK), syncookie children, and TIME_WAIT socks that keep the 4-tuple after
 # the real sock is gone (inet_timewait_sock).
 from ksock.compat import const, PLATFORM
+from ksock.kernel import time as ktime
 from ksock.kernel import timer
 from ksock.net.core import sysctl
 from ksock.net.core.sock import sk_acceptq_is_full, HZ
@@ -28,9 +29,16 @@ _INHERIT = ("sk_rcvbuf", "sk_sndbuf", "sk_userlocks", "sk_reuse", "sk_reuseport"
             "keepalive_probes", "linger2", "uc_ttl", "tos")
 
 
-def _ehash():
-    from ksock.net.ipv4 import tcp_ipv4  # the hash owner imports us
-    return tcp_ipv4
+class _ops:
+    """The calls this file makes up into tcp_ipv4 (the established hash, resets,
+    the listener's SYN handling) and tcp_input (a child's first segment), as
+    Linux's icsk_af_ops / rsk_ops: those files fill them at import, so this
+    file imports neither (DESIGN, style 13)."""
+    ehash_insert = ehash_remove = send_reset = conn_request = None
+    rcv_state_process = rtt_estimator = None
+
+
+ops = _ops()
 
 
 def tcp_v4_send_synack(req):
@@ -42,7 +50,7 @@ def tcp_v4_send_synack(req):
 
 def inet_csk_reqsk_queue_drop(req):
     """Forget a request sock: out of the established hash and the SYN queue."""
-    _ehash().inet_ehash_remove(req)
+    ops.ehash_remove(req)
     timer.del_timer(req.rsk_timer)
     lsk = req.rsk_listener
     if lsk.icsk_accept_queue is not None and req.sk_state == tcp.TCP_NEW_SYN_RECV:
@@ -57,16 +65,32 @@ def reqsk_timer_handler(req):
         inet_csk_reqsk_queue_drop(req)
         return
     max_retries = sysctl.sysctl("net.ipv4.tcp_synack_retries")
+    q = lsk.icsk_accept_queue
+    qlen = q.qlen
+    if (qlen << 1) > max(8, lsk.sk_max_ack_backlog):
+        # half the SYN queue is kept for young requests: when old ones (no
+        # final ACK within their first RTO) crowd it, they get fewer retries
+        young = q.young << 1
+        while max_retries > 2 and qlen >= young:
+            max_retries -= 1
+            young <<= 1
+    XMIB.TCPTimeouts += 1  # tcp_syn_ack_timeout
     if req.num_timeout >= max_retries:
         inet_csk_reqsk_queue_drop(req)
         return
+    inet_rtx_syn_ack(req)
     if req.num_timeout == 0:
-        lsk.icsk_accept_queue.young -= 1
+        q.young -= 1
     req.num_timeout += 1
+    timer.mod_timer_in(req.rsk_timer, min(1000 << req.num_timeout, TCP_RTO_MAX))
+
+
+def inet_rtx_syn_ack(req):
+    """tcp_rtx_synack: the SYN-ACK again (timer, or the peer's SYN repeated)."""
     req.num_retrans += 1
     MIB.RetransSegs += 1
+    XMIB.TCPSynRetrans += 1
     tcp_v4_send_synack(req)
-    timer.mod_timer_in(req.rsk_timer, min(1000 << req.num_timeout, TCP_RTO_MAX))
 
 
 def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss, wscale_ok,
@@ -123,7 +147,7 @@ def tcp_v4_syn_recv_sock(lsk, req_or_none, rt, laddr, lport, raddr, rport, irs, 
         req = req_or_none
     else:
         req = rq.request_sock(lsk)
-    _ehash().inet_ehash_insert(child)
+    ops.ehash_insert(child)
     req.sk_state = tcp.TCP_SYN_RECV
     rq.reqsk_queue_add(lsk.icsk_accept_queue, req, lsk, child)
     return child
@@ -132,9 +156,8 @@ def tcp_v4_syn_recv_sock(lsk, req_or_none, rt, laddr, lport, raddr, rport, irs, 
 def tcp_child_process(lsk, child, skb, th, hl, flags):
     """The final ACK runs through the child (SYN_RECV -> ESTABLISHED); the
     listener's readers are woken (accept() and poll)."""
-    from ksock.net.ipv4 import tcp_input
-    if tcp_input.tcp_rcv_state_process(child, skb, th, hl, flags):
-        _ehash().tcp_v4_send_reset(skb, th, hl, flags)
+    if ops.rcv_state_process(child, skb, th, hl, flags):
+        ops.send_reset(skb, th, hl, flags)
     lsk.sk_data_ready(lsk)
 
 
@@ -143,18 +166,19 @@ def tcp_check_req(req, skb, th, hl, flags):
     the order of Linux's tcp_check_req."""
     lsk = req.rsk_listener
     buf = skb.buf
-    eh = _ehash()
     if lsk.sk_state != tcp.TCP_LISTEN:
         inet_csk_reqsk_queue_drop(req)  # the listener closed: as if there were none
-        eh.tcp_v4_send_reset(skb, th, hl, flags)
+        ops.send_reset(skb, th, hl, flags)
         return
     s = req.rcv_isn + 1
     seq = wtcp.unwrap(wtcp.seq(buf, th), s)
     if flags & (_SYN | _RST | _ACK | _FIN) == _SYN and seq == s - 1:
-        tcp_v4_send_synack(req)  # the peer did not hear our SYN-ACK: repeat it
+        inet_rtx_syn_ack(req)  # the peer did not hear our SYN-ACK: repeat it
+        if timer.timer_pending(req.rsk_timer):  # mod_timer_pending: the timeout restarts
+            timer.mod_timer_in(req.rsk_timer, min(1000 << req.num_timeout, TCP_RTO_MAX))
         return
     if flags & _ACK and wtcp.ack_seq(buf, th) != (req.snt_isn + 1) & 0xFFFFFFFF:
-        eh.tcp_v4_send_reset(skb, th, hl, flags)  # Linux returns the listener, which resets
+        ops.send_reset(skb, th, hl, flags)  # Linux returns the listener, which resets
         return
     end = seq + skb.len - hl + (flags & _FIN) + (1 if flags & _SYN else 0)
     e = s + req.rcv_wnd
@@ -166,7 +190,7 @@ def tcp_check_req(req, skb, th, hl, flags):
     if flags & (_RST | _SYN):
         MIB.AttemptFails += 1  # embryonic reset
         if not flags & _RST:
-            eh.tcp_v4_send_reset(skb, th, hl, flags)
+            ops.send_reset(skb, th, hl, flags)
         inet_csk_reqsk_queue_drop(req)
         XMIB.EmbryonicRsts += 1
         return
@@ -179,20 +203,18 @@ def tcp_check_req(req, skb, th, hl, flags):
         if sysctl.sysctl("net.ipv4.tcp_abort_on_overflow"):
             inet_csk_reqsk_queue_drop(req)
             XMIB.EmbryonicRsts += 1
-            eh.tcp_v4_send_reset(skb, th, hl, flags)
+            ops.send_reset(skb, th, hl, flags)
         else:
             req.acked = 1  # keep it: the SYN-ACK timer makes the peer ACK again
         return
     if req.num_retrans == 0:  # tcp_synack_rtt_meas: Karn allows a sample from an unrepeated SYN-ACK
-        from ksock.kernel import time as ktime
-        from ksock.net.ipv4 import tcp_input
-        tcp_input.tcp_rtt_estimator(child, ktime.clock.diff(ktime.clock.now_ms(), req.snt_synack))
+        ops.rtt_estimator(child, ktime.clock.diff(ktime.clock.now_ms(), req.snt_synack))
     tcp_child_process(lsk, child, skb, th, hl, flags)
 
 
 def cookie_v4_check(lsk, skb, th, hl, flags):
     """-1: no cookie could apply; 0: a bad cookie (reset); 1: a child was made."""
-    if tcp_synq_no_recent_overflow(lsk):
+    if syncookies.tcp_synq_no_recent_overflow(lsk):
         return -1
     buf = skb.buf
     nh = skb.network_header
@@ -220,10 +242,6 @@ def cookie_v4_check(lsk, skb, th, hl, flags):
     return 1
 
 
-def tcp_synq_no_recent_overflow(lsk):
-    return _ehash().tcp_synq_no_recent_overflow(lsk)
-
-
 # ---- TIME_WAIT ------------------------------------------------------------------------
 
 class tcp_tw_sock:
@@ -238,7 +256,6 @@ def tcp_time_wait(sk, state=tcp.TCP_TIME_WAIT):
     """Enter TIME_WAIT: a tw sock takes over the 4-tuple and the port for
     net.ipv4.tcp_timewait_len seconds; the full sock is done (CLOSE)."""
     tmo = sysctl.sysctl("net.ipv4.tcp_timewait_len") * HZ
-    eh = _ehash()
     tw = None
     if tmo and _tw_count[0] < TW_MAX:
         try:
@@ -264,12 +281,12 @@ def tcp_time_wait(sk, state=tcp.TCP_TIME_WAIT):
         tw.rcv_wnd = tcp_output.tcp_receive_window(sk) >> sk.rcv_wscale
         tw.rt = sk.sk_dst
         ih.inet_bind_hash(tw, sk.sk_prot.h, sk.inet_num)
-        eh.inet_ehash_insert(tw)
+        ops.ehash_insert(tw)
         _tw_count[0] += 1
         timer.mod_timer_in(tw.tw_timer, tmo)
     elif tmo:
         XMIB.TCPTimeWaitOverflow += 1  # too many TIME_WAITs (tcp_max_tw_buckets) or no memory
-    eh.inet_ehash_remove(sk)
+    ops.ehash_remove(sk)
     tcp.tcp_done(sk)
 
 
@@ -277,7 +294,7 @@ def inet_twsk_kill(tw):
     if tw.sk_state != tcp.TCP_TIME_WAIT:
         return
     timer.del_timer(tw.tw_timer)
-    _ehash().inet_ehash_remove(tw)
+    ops.ehash_remove(tw)
     ih.inet_put_port(tw)
     tw.sk_state = tcp.TCP_CLOSE
     _tw_count[0] -= 1
@@ -303,7 +320,7 @@ def tcp_timewait_state_process(tw, skb, th, hl, flags):
         inet_twsk_kill(tw)
         lsk = ih.inet_lookup_listener(tcp.tcp_hashinfo, wip.daddr(buf, skb.network_header), port)
         if lsk is not None:
-            _ehash().tcp_conn_request(lsk, skb, th, hl)
+            ops.conn_request(lsk, skb, th, hl)
         return
     if flags & _FIN:
         timer.mod_timer_in(tw.tw_timer, sysctl.sysctl("net.ipv4.tcp_timewait_len") * HZ)
