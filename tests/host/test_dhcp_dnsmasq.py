@@ -1,0 +1,175 @@
+"""ksock's DHCP client (ksock/net/ipv4/ipconfig.py) against dnsmasq in the peer
+namespace: a lease configures address, default route and DNS servers; T1
+renews by unicast; with the server gone T2 rebinds by broadcast and the server's
+return ends it; expiry deconfigures; a NAK restarts; an address someone else
+holds is DECLINEd after the ARP probe and the next offer taken."""
+import subprocess
+
+import pytest
+
+from dnsmasq import Dnsmasq, up_noaddr
+from netstack import peer
+
+pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500")
+
+
+@pytest.fixture
+def dhcp(netns_target):
+    t, lk = netns_target
+    d = Dnsmasq(lk)
+    try:
+        yield t, lk, d
+    finally:
+        d.close()
+
+
+def _exec_lease(t, start, timeout):
+    t.exec(start)
+    ok = t.eval("ic.ic_dhcp_wait(c, %d)" % timeout, timeout=timeout / 1000 + 30)
+    return ok, t.eval("lease(c)")
+
+
+def test_init_discover_lease_configures_addr_route_dns(dhcp):
+    t, lk, d = dhcp
+    d.start()
+    up_noaddr(t, lk)
+    ok, ls = _exec_lease(t, "c = ic.ic_dhcp_start('eth0', hostname='kboard')", 15000)
+    assert ok, d.log()
+    st, addr, pl, router, dns, lt, t1, t2 = ls
+    assert st == "BOUND" and pl == 24 and router == lk.peer_ip and dns == [lk.peer_ip]
+    assert lt == 120 and t1 == 60 and t2 == 105  # dnsmasq: 2m lease, T1 = 1/2, T2 = 7/8
+    n = int(addr.rsplit(".", 1)[1])
+    assert addr.startswith(lk.subnet + ".") and 50 <= n <= 59
+    assert t.eval("hist(c)") == ["SELECTING", "REQUESTING", "PROBING", "BOUND"]
+    assert t.eval("[(ntoa(a), p, g and ntoa(g), dv) for a, p, g, dv in route.routes() if dv == 'eth0']") == [
+        (lk.subnet + ".0", 24, None, "eth0"), ("0.0.0.0", 0, lk.peer_ip, "eth0")]
+    assert t.eval("[ntoa(s) for s in ic.dns_servers()]") == [lk.peer_ip]
+    # dnsmasq recorded our MAC, hostname (option 12) and client id (option 61: 01 + MAC)
+    leases = d.leases()
+    assert len(leases) == 1
+    _, mac, ip, host, cid = leases[0]
+    assert mac == lk.tgt_mac and ip == addr and host == "kboard" and cid == "01:" + lk.tgt_mac
+    # the leased address answers the peer (ARP + ICMP echo through ksock)
+    r = _ping_while_serving(t, lk, addr)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _ping_while_serving(t, lk, addr):
+    from netstack import serve_while
+    return serve_while(t, 2500, lambda: peer(lk, "ping", "-c", "1", "-W", "2", addr, check=False))
+
+
+def test_bound_t1_renews_by_unicast_then_bound(dhcp):
+    t, lk, d = dhcp
+    d.start()
+    up_noaddr(t, lk)
+    ok, first = _exec_lease(t, "c = ic.ic_dhcp_start('eth0')", 15000)
+    assert ok
+    req0 = t.eval("ic.counters.Request")
+    t.exec("clk.skip(60 * 1000); stack.serve(500)")  # T1
+    assert t.eval("lease(c)")[0] == "BOUND"
+    assert t.eval("hist(c)")[-2:] == ["RENEWING", "BOUND"]
+    assert t.eval("ic.counters.Request") == req0 + 1  # one REQUEST, answered at once
+    assert t.eval("lease(c)")[1] == first[1]
+    assert "DHCPREQUEST(%s) %s" % (lk.peer_if, first[1]) in d.log()
+
+
+def test_renewing_server_gone_t2_rebinds_then_server_back_bound(dhcp):
+    t, lk, d = dhcp
+    d.start()
+    up_noaddr(t, lk)
+    ok, first = _exec_lease(t, "c = ic.ic_dhcp_start('eth0')", 15000)
+    assert ok
+    d.stop()
+    t.exec("clk.skip(60 * 1000); stack.serve(300)")  # T1: unicast REQUEST, unanswered
+    assert t.eval("hist(c)")[-1] == "RENEWING"
+    # RENEWING retransmits no sooner than 60 s (RFC 2131 4.4.5): T2 (105 s) comes first
+    d.start()
+    t.exec("clk.skip(46 * 1000); stack.serve(500)")  # past T2: broadcast REQUEST, the server is back
+    assert t.eval("lease(c)")[0] == "BOUND", d.log()
+    assert t.eval("hist(c)")[-4:] == ["BOUND", "RENEWING", "REBINDING", "BOUND"]
+    assert t.eval("lease(c)")[1] == first[1]
+
+
+def test_rebinding_no_server_lease_expires_deconfigures(dhcp):
+    t, lk, d = dhcp
+    d.start()
+    up_noaddr(t, lk)
+    ok, first = _exec_lease(t, "c = ic.ic_dhcp_start('eth0')", 15000)
+    assert ok
+    addr = first[1]
+    # a TCP connection from the leased address to the peer, which must not outlive it
+    srv = subprocess.Popen(["ip", "netns", "exec", lk.peer.name, "python3", "-c",
+                            "import socket,time;s=socket.socket();s.setsockopt(1,2,1);s.bind(('%s',7070));"
+                            "s.listen();c,_=s.accept();time.sleep(20)" % lk.peer_ip])
+    try:
+        t.exec("import ksock.sys as ks\nstack.serve(300)\nfd = ks.socket(2, 1, 0)\n"
+               "ks.connect(fd, (%r, 7070))" % lk.peer_ip, timeout=30)
+        d.stop()
+        t.exec("clk.skip(121 * 1000); stack.serve(300)")
+        assert t.eval("ic.counters.Expired") == 1
+        assert t.eval("[ntoa(i.ifa_local) for i in devinet.inet_ifaddrs('eth0')]") == []
+        assert t.eval("[r for r in route.routes() if r[3] == 'eth0']") == []
+        assert t.eval("ic.dns_servers()") == []
+        assert t.eval("hist(c)")[-2:] == ["INIT", "SELECTING"]
+        out = t.exec("try:\n ks.send(fd, b'x')\nexcept OSError as e:\n print(e.args[0])")
+        assert out.strip() == "103"  # ECONNABORTED
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def test_rebooting_foreign_address_nak_restarts_discover(dhcp):
+    t, lk, d = dhcp
+    d.start()
+    up_noaddr(t, lk)
+    ok, ls = _exec_lease(t, "c = ic.ic_dhcp_start('eth0', requested=bytes((10, 99, 99, 99)))", 15000)
+    assert ok, d.log()
+    assert t.eval("ic.counters.Nak") == 1
+    assert t.eval("hist(c)") == ["INIT-REBOOT", "REBOOTING", "INIT", "SELECTING", "REQUESTING", "PROBING",
+                                 "BOUND"]
+    assert ls[1].startswith(lk.subnet + ".")
+
+
+def test_rebooting_remembered_address_acked(dhcp):
+    t, lk, d = dhcp
+    d.start()
+    up_noaddr(t, lk)
+    ok, first = _exec_lease(t, "c = ic.ic_dhcp_start('eth0')", 15000)
+    assert ok
+    ok, again = _exec_lease(t, "c.stop(); c = ic.ic_dhcp_start('eth0', requested=c.requested)", 15000)
+    assert ok and again[1] == first[1]
+    assert t.eval("hist(c)") == ["INIT-REBOOT", "REBOOTING", "PROBING", "BOUND"]
+
+
+def test_renewing_server_renumbered_nak_then_new_lease(dhcp):
+    t, lk, d = dhcp
+    d.start()
+    up_noaddr(t, lk)
+    ok, first = _exec_lease(t, "c = ic.ic_dhcp_start('eth0')", 15000)
+    assert ok
+    d.stop()
+    d.start(dhcp_range=(lk.subnet + ".100", lk.subnet + ".109"))  # the network was renumbered
+    t.exec("clk.skip(60 * 1000); stack.serve(500)")
+    assert t.eval("ic.ic_dhcp_wait(c, 10000)") is True, d.log()
+    assert t.eval("ic.counters.Nak") == 1
+    new = t.eval("lease(c)")[1]
+    assert 100 <= int(new.rsplit(".", 1)[1]) <= 109
+    assert t.eval("[ntoa(i.ifa_local) for i in devinet.inet_ifaddrs('eth0')]") == [new]
+    assert "RENEWING" in t.eval("hist(c)")
+
+
+def test_probing_address_in_use_decline_then_next_offer(dhcp):
+    t, lk, d = dhcp
+    taken = lk.subnet + ".50"
+    peer(lk, "ip", "addr", "add", taken + "/32", "dev", lk.peer_if)  # another host holds .50
+    d.start(dhcp_range=(lk.subnet + ".60", lk.subnet + ".60"),
+            extra=["--dhcp-host=%s,%s" % (lk.tgt_mac, taken)])  # ...which dnsmasq gives us first
+    up_noaddr(t, lk)
+    ok, ls = _exec_lease(t, "c = ic.ic_dhcp_start('eth0')", 20000)
+    assert ok, d.log()
+    assert t.eval("ic.counters.Conflicts") == 1 and t.eval("ic.counters.Decline") == 1
+    assert ls[1] == lk.subnet + ".60"
+    assert "DHCPDECLINE(%s) %s" % (lk.peer_if, taken) in d.log()
+    h = t.eval("hist(c)")
+    assert h[:5] == ["SELECTING", "REQUESTING", "PROBING", "INIT", "SELECTING"] and h[-1] == "BOUND"
