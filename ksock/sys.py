@@ -404,3 +404,15 @@ def _sockaddr_tuple(a):  # noqa: F811
 def unlink(path):
     """unlink(2) for AF_UNIX socket paths (ksock's namespace has only those)."""
     return _ret(_af_unix.unix_unlink(path))
+
+
+def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+    """[(family, type, proto, canonname, (host, port))] as CPython's; names through
+    ksock's stub resolver (ksock/resolv.py). Errors raise OSError(EAI_*) with
+    glibc's negative code (-2 EAI_NONAME, -3 EAI_AGAIN, -5 EAI_NODATA), as
+    CPython's gaierror.errno and MicroPython's lwIP ports have it."""
+    from ksock import resolv
+    r = resolv.getaddrinfo(host, port, family, type, proto, flags)
+    if isinstance(r, int):
+        raise OSError(r)
+    return r

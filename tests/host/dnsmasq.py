@@ -73,10 +73,7 @@ class Dnsmasq:
 # ksock with no address on eth0, a clock the test can move forward (leases of
 # minutes pass in a moment; everything else runs in real time), and the RFC 5227
 # probe shortened so a lease takes well under a second.
-UP_NOADDR = """
-from ksock import stack
-stack.init()
-%(attach)s
+SKIPCLOCK = """
 from ksock.kernel import time as ktime
 from ksock.compat import ticks_ms, ticks_us, ticks_add
 import time as _t
@@ -92,6 +89,12 @@ class SkipClock(ktime.Clock):
         self.off += ms
 clk = SkipClock()
 ktime.set_clock(clk)
+"""
+UP_NOADDR = """
+from ksock import stack
+stack.init()
+%(attach)s
+""" + SKIPCLOCK + """
 from ksock.net.ipv4 import ipconfig as ic, devinet, route
 ic.PROBE_WAIT = 50
 ic.PROBE_MIN = ic.PROBE_MAX = 100
