@@ -53,6 +53,7 @@ def _udp(server, q, qlen, qid, qname, timeout_ms):
     with another id or question, or malformed, are ignored as res_send does."""
     fd = ks.socket(2, 2 | 0o4000, 0)  # SOCK_NONBLOCK
     try:
+        ks.setsockopt(fd, 1, 8, 4096)  # SO_RCVBUF: a few stray datagrams must not crowd out the answer
         for _ in range(8):  # a random source port (RFC 5452), as Linux's connect() would pick
             try:
                 ks.bind(fd, ("0.0.0.0", 49152 + random32() % 16384))

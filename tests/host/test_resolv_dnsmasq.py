@@ -8,6 +8,7 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -166,13 +167,17 @@ class Crafted:
                 elif name.startswith("wrongid."):
                     qid = struct.unpack(">H", q[:2])[0]
                     self.u.sendto(_answer(q, qid=qid ^ 0x5A5A, rrs=_a_rr("10.6.6.6")), cl)
+                    time.sleep(0.03)
                     self.u.sendto(_answer(q, qname=_wire("x.ks.test"),
                                           rrs=_a_rr("10.6.6.7")), cl)
+                    time.sleep(0.03)
                     self.other.sendto(_answer(q, rrs=_a_rr("10.6.6.8")), cl)  # from another port
+                    time.sleep(0.03)
                     self.u.sendto(_answer(q, rrs=_a_rr("10.7.7.7")), cl)
                 elif name.startswith("malformed."):
                     for bad in _malformed(q):
                         self.u.sendto(bad, cl)
+                        time.sleep(0.03)  # one at a time: a board's socket holds only a few
                 else:
                     self.u.sendto(_answer(q, rrs=_a_rr("10.8.8.8")), cl)
             except socket.timeout:
