@@ -173,3 +173,89 @@ def test_probing_address_in_use_decline_then_next_offer(dhcp):
     assert "DHCPDECLINE(%s) %s" % (lk.peer_if, taken) in d.log()
     h = t.eval("hist(c)")
     assert h[:5] == ["SELECTING", "REQUESTING", "PROBING", "INIT", "SELECTING"] and h[-1] == "BOUND"
+
+
+# ---- a crafted server: malformed and foreign replies before the real ones ------------
+
+def _dhcp_reply(req, mtype, yiaddr, server, opts=b"", xid=None, chaddr=None, op=2, cookie=b"\x63\x82\x53\x63"):
+    xid = req[4:8] if xid is None else xid
+    chaddr = req[28:44] if chaddr is None else chaddr
+    hdr = bytes((op, 1, 6, 0)) + xid + bytes(2) + req[10:12] + bytes(4) + socket.inet_aton(yiaddr) + \
+        socket.inet_aton(server) + bytes(4) + chaddr + bytes(192)
+    o = b"\x35\x01" + bytes((mtype,)) + opts
+    return hdr + cookie + o + b"\xff"
+
+
+def _opts(server, mask="255.255.255.0", lease=600, extra=b""):
+    import struct
+    o = b"\x36\x04" + socket.inet_aton(server) if server else b""
+    return o + b"\x01\x04" + socket.inet_aton(mask) + b"\x33\x04" + struct.pack(">I", lease) + extra
+
+
+class CraftedDhcp:
+    def __init__(self, lk):
+        import threading
+        self.lk = lk
+        with lk.peer.entered():
+            self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, lk.peer_if.encode())
+        self.s.bind(("0.0.0.0", 67))
+        self.s.settimeout(0.2)
+        self.stop = False
+        self.seen = []
+        self.th = threading.Thread(target=self.run, daemon=True)
+        self.th.start()
+
+    def send(self, b):
+        import time
+        self.s.sendto(b, ("255.255.255.255", 68))
+        time.sleep(0.02)
+
+    def run(self):
+        lk = self.lk
+        me, offer = lk.peer_ip, lk.subnet + ".77"
+        while not self.stop:
+            try:
+                req, _ = self.s.recvfrom(2048)
+            except socket.timeout:
+                continue
+            i = req.find(b"\x35\x01", 240)
+            mt = req[i + 2]
+            self.seen.append(mt)
+            if mt == 1:  # DISCOVER: eight bad OFFERs, then a good one
+                good = _opts(me)
+                self.send(_dhcp_reply(req, 2, offer, me, good, xid=b"\x00\x00\x00\x01"))  # another xid
+                self.send(_dhcp_reply(req, 2, offer, me, good, chaddr=b"\x02" * 6 + bytes(10)))  # another client
+                self.send(_dhcp_reply(req, 2, offer, me, good, op=1))  # a request, not a reply
+                self.send(_dhcp_reply(req, 2, offer, me, good, cookie=b"\x00\x00\x00\x00"))  # no magic cookie
+                self.send(_dhcp_reply(req, 2, offer, me, b"\x0c\xc8abc"))  # an option running past the end
+                self.send(_dhcp_reply(req, 2, offer, me, _opts(None)))  # an OFFER without server id
+                self.send(_dhcp_reply(req, 2, offer, me, good)[:200])  # cut inside the header
+                self.send(_dhcp_reply(req, 2, offer, me, good).replace(b"\x35\x01\x02", b"\x35\x02\x02\x02"))
+                self.send(_dhcp_reply(req, 2, offer, me, good))
+            elif mt == 3:  # REQUEST: an ACK from a server we did not choose, then ours, T1 > T2 (bogus)
+                self.send(_dhcp_reply(req, 5, offer, "10.9.9.9", _opts("10.9.9.9")))
+                self.send(_dhcp_reply(req, 5, offer, me, _opts(me, extra=b"\x3a\x04\x00\x00\x01\x00"
+                                                                       b"\x3b\x04\x00\x00\x00\x10")))
+
+    def close(self):
+        self.stop = True
+        self.th.join()
+        self.s.close()
+
+
+def test_selecting_malformed_and_foreign_replies_ignored_then_lease(netns_target):
+    t, lk = netns_target
+    srv = CraftedDhcp(lk)
+    try:
+        up_noaddr(t, lk)
+        ok, ls = _exec_lease(t, "c = ic.ic_dhcp_start('eth0')", 15000)
+        assert ok, (srv.seen, t.eval("hist(c)"))
+        assert list(ls[:3]) == ["BOUND", lk.subnet + ".77", 24]
+        assert list(ls[5:]) == [600, 300, 525]  # T1 > T2 given: RFC 2131's defaults instead
+        assert t.eval("ic.counters.Ignored") == 9  # 8 bad OFFERs, 1 ACK from another server
+        assert srv.seen[:2] == [1, 3]
+        assert t.eval("hist(c)") == ["SELECTING", "REQUESTING", "PROBING", "BOUND"]
+    finally:
+        srv.close()

@@ -42,7 +42,7 @@ _PRL = bytes((W.OPT_SUBNET_MASK, W.OPT_ROUTER, W.OPT_DNS, W.OPT_HOSTNAME, W.OPT_
 _ANY = devinet.INADDR_ANY
 _BCAST = devinet.INADDR_BROADCAST
 _txbuf = bytearray(W.BOOTP_MIN + 76)
-_rxbuf = bytearray(1500)
+_rxbuf = bytearray(576)  # RFC 2131: a client takes at least 576; we ask for no more (option 57)
 _clients = {}  # dev name -> ic_dhcp
 _inet_bind = getattr(af_inet, "__inet_bind")  # kernel_bind: no CAP_NET_BIND_SERVICE check
 
@@ -131,7 +131,7 @@ class ic_dhcp:
         if server is not None:
             o = W.opt_into(b, o, W.OPT_SERVER_ID, server)
         if mtype in (W.DHCPDISCOVER, W.DHCPREQUEST):
-            o = W.opt_into(b, o, W.OPT_MAX_SIZE, b"\x05\xdc")
+            o = W.opt_into(b, o, W.OPT_MAX_SIZE, b"\x02\x40")  # 576
             o = W.opt_into(b, o, W.OPT_PARAM_LIST, _PRL)
             if self.hostname:
                 o = W.opt_into(b, o, W.OPT_HOSTNAME, self.hostname.encode()[:63])
