@@ -315,10 +315,12 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     """As the unix port's (glibc's, IPv4): numeric hosts and 'localhost' without
     a query, other names through ksock's stub resolver (ksock/resolv.py); the
     address as struct sockaddr bytes; errors as OSError('[addrinfo error -N]')."""
-    from ksock import resolv
-    r = resolv.getaddrinfo(host, port, af, type, proto, flags)
-    if isinstance(r, int):
-        raise OSError("[addrinfo error %d]" % r)
+    try:
+        r = _ks.getaddrinfo(host, port, af, type, proto, flags)
+    except OSError as e:
+        if isinstance(e.args[0], int) and e.args[0] < 0:
+            raise OSError("[addrinfo error %d]" % e.args[0])
+        raise
     return [(f, t, p, None, bytearray(_ks.sockaddr_in(a[0], a[1]))) for f, t, p, _, a in r]
 
 
