@@ -259,3 +259,28 @@ def test_selecting_malformed_and_foreign_replies_ignored_then_lease(netns_target
         assert t.eval("hist(c)") == ["SELECTING", "REQUESTING", "PROBING", "BOUND"]
     finally:
         srv.close()
+
+
+def test_bound_offlink_destination_via_default_router(dhcp):
+    t, lk, d = dhcp
+    far = "198.51.100.%d" % (int(lk.subnet.rsplit(".", 1)[1]) % 250 + 1)
+    peer(lk, "ip", "link", "set", "lo", "up")
+    peer(lk, "ip", "addr", "add", far + "/32", "dev", "lo")  # an address beyond the router (its own)
+    d.start()
+    up_noaddr(t, lk)
+    ok, ls = _exec_lease(t, "c = ic.ic_dhcp_start('eth0')", 15000)
+    assert ok
+    with lk.peer.entered():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((far, 9999))
+    s.settimeout(5)
+    try:
+        t.exec("import ksock.sys as ks\nu = ks.socket(2, 2, 0)\nks.sendto(u, b'far away', 0, (%r, 9999))\n"
+               "stack.serve(300)" % far)
+        data, src = s.recvfrom(100)
+        assert data == b"far away" and src[0] == ls[1]
+        # sent to the router's MAC: ksock resolved only the router, never the far host
+        arp = t.eval("stack.proc_net('arp')")
+        assert lk.peer_ip + " " in arp and far not in arp
+    finally:
+        s.close()
