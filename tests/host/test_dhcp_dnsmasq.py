@@ -4,6 +4,7 @@ renews by unicast; with the server gone T2 rebinds by broadcast and the server's
 return ends it; expiry deconfigures; a NAK restarts; an address someone else
 holds is DECLINEd after the ARP probe and the next offer taken."""
 import socket
+import time
 
 import pytest
 
@@ -201,6 +202,11 @@ class CraftedDhcp:
         self.s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         self.s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, lk.peer_if.encode())
         self.s.bind(("0.0.0.0", 67))
+        with lk.peer.entered():
+            self.other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.other.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        self.other.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, lk.peer_if.encode())
+        self.other.bind(("0.0.0.0", 6767))
         self.s.settimeout(0.2)
         self.stop = False
         self.seen = []
@@ -208,7 +214,6 @@ class CraftedDhcp:
         self.th.start()
 
     def send(self, b):
-        import time
         self.s.sendto(b, ("255.255.255.255", 68))
         time.sleep(0.02)
 
@@ -223,7 +228,7 @@ class CraftedDhcp:
             i = req.find(b"\x35\x01", 240)
             mt = req[i + 2]
             self.seen.append(mt)
-            if mt == 1:  # DISCOVER: eight bad OFFERs, then a good one
+            if mt == 1:  # DISCOVER: nine bad OFFERs, then a good one
                 good = _opts(me)
                 self.send(_dhcp_reply(req, 2, offer, me, good, xid=b"\x00\x00\x00\x01"))  # another xid
                 self.send(_dhcp_reply(req, 2, offer, me, good, chaddr=b"\x02" * 6 + bytes(10)))  # another client
@@ -233,6 +238,8 @@ class CraftedDhcp:
                 self.send(_dhcp_reply(req, 2, offer, me, _opts(None)))  # an OFFER without server id
                 self.send(_dhcp_reply(req, 2, offer, me, good)[:200])  # cut inside the header
                 self.send(_dhcp_reply(req, 2, offer, me, good).replace(b"\x35\x01\x02", b"\x35\x02\x02\x02"))
+                self.other.sendto(_dhcp_reply(req, 2, offer, me, good), ("255.255.255.255", 68))  # not from 67
+                time.sleep(0.02)
                 self.send(_dhcp_reply(req, 2, offer, me, good))
             elif mt == 3:  # REQUEST: an ACK from a server we did not choose, then ours, T1 > T2 (bogus)
                 self.send(_dhcp_reply(req, 5, offer, "10.9.9.9", _opts("10.9.9.9")))
@@ -243,6 +250,7 @@ class CraftedDhcp:
         self.stop = True
         self.th.join()
         self.s.close()
+        self.other.close()
 
 
 def test_selecting_malformed_and_foreign_replies_ignored_then_lease(netns_target):
@@ -254,7 +262,7 @@ def test_selecting_malformed_and_foreign_replies_ignored_then_lease(netns_target
         assert ok, (srv.seen, t.eval("hist(c)"))
         assert list(ls[:3]) == ["BOUND", lk.subnet + ".77", 24]
         assert list(ls[5:]) == [600, 300, 525]  # T1 > T2 given: RFC 2131's defaults instead
-        assert t.eval("ic.counters.Ignored") == 9  # 8 bad OFFERs, 1 ACK from another server
+        assert t.eval("ic.counters.Ignored") == 10  # 9 bad OFFERs, 1 ACK from another server
         assert srv.seen[:2] == [1, 3]
         assert t.eval("hist(c)") == ["SELECTING", "REQUESTING", "PROBING", "BOUND"]
     finally:

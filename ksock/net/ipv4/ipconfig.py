@@ -245,7 +245,11 @@ class ic_dhcp:
                 n = self.sock.ops.recvmsg(self.sock, m, 0x40)
                 if n < 0:
                     break
-                self._input(n, bytes(m.msg_name[4:8]) if m.msg_name else _ANY)
+                a = m.msg_name
+                if a is None or a[2] != 0 or a[3] != 67:
+                    counters.Ignored += 1  # servers and relays answer from port 67
+                    continue
+                self._input(n, bytes(a[4:8]))
         finally:
             self._rx = False
 
