@@ -292,3 +292,27 @@ def test_bound_offlink_destination_via_default_router(dhcp):
         assert lk.peer_ip + " " in arp and far not in arp
     finally:
         s.close()
+
+
+def test_bound_address_claimed_defend_once_then_decline_and_new_lease(dhcp):
+    from scapy.all import ARP, Ether, sendp  # noqa: import late: scapy is slow to import
+    t, lk, d = dhcp
+    d.start()
+    up_noaddr(t, lk)
+    ok, first = _exec_lease(t, "c = ic.ic_dhcp_start('eth0')", 15000)
+    assert ok
+    addr = first[1]
+    thief = "02:00:00:00:be:ef"
+    claim = Ether(src=thief, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=thief, psrc=addr, pdst=addr)
+    with lk.peer.entered():
+        sendp(claim, iface=lk.peer_if, verbose=False)
+    t.exec("stack.serve(200)")
+    assert t.eval("(ic.counters.Defends, lease(c)[0], lease(c)[1])") == (1, "BOUND", addr)  # defended
+    with lk.peer.entered():
+        sendp(claim, iface=lk.peer_if, verbose=False)  # again within DEFEND_INTERVAL: give it up
+    t.exec("stack.serve(200)")
+    assert t.eval("ic.counters.Decline") == 1
+    assert t.eval("[ntoa(i.ifa_local) for i in devinet.inet_ifaddrs('eth0')]") == []
+    assert t.eval("ic.ic_dhcp_wait(c, 10000)") is True, d.log()
+    assert t.eval("lease(c)")[1] != addr  # dnsmasq keeps a declined address out of use
+    assert "DHCPDECLINE(%s) %s" % (lk.peer_if, addr) in d.log()

@@ -36,6 +36,7 @@ PROBE_NUM = 3
 PROBE_MIN = 1000
 PROBE_MAX = 2000
 ANNOUNCE_WAIT = 2000
+DEFEND_INTERVAL = 10000
 _CHUNK_MS = const(0x10000000)  # longer lease phases are armed in pieces (ticks wrap at 2**30)
 _PRL = bytes((W.OPT_SUBNET_MASK, W.OPT_ROUTER, W.OPT_DNS, W.OPT_HOSTNAME, W.OPT_DOMAIN,
               W.OPT_BROADCAST, W.OPT_LEASE_TIME, W.OPT_T1, W.OPT_T2))
@@ -48,7 +49,7 @@ _inet_bind = getattr(af_inet, "__inet_bind")  # kernel_bind: no CAP_NET_BIND_SER
 
 
 class counters:
-    Discover = Offer = Request = Ack = Nak = Decline = Release = Conflicts = Ignored = Expired = 0
+    Discover = Offer = Request = Ack = Nak = Decline = Release = Conflicts = Defends = Ignored = Expired = 0
 
 
 def _jitter(ms):
@@ -84,6 +85,7 @@ class ic_dhcp:
         self.phase = 0  # which lease timer is armed: RENEWING, REBINDING or INIT (expiry)
         self.rest = 0  # ms of the phase still to arm beyond this chunk
         self.probes = 0
+        self.defended = None  # when we last defended the bound address (RFC 5227 2.4)
         self.tmr = timer.timer_list(self._timeout, None)
         self.ltmr = timer.timer_list(self._lease_timeout, None)
         self.new = None
@@ -352,6 +354,28 @@ class ic_dhcp:
         self._set_state(INIT)
         timer.mod_timer_in(self.tmr, DECLINE_WAIT_MS or 1)  # RFC 2131 3.1.5: at least 10 s
 
+    def defend(self):
+        """RFC 5227 2.4 (b): another host claims our bound address. Defend once with
+        an announcement; a second claim within DEFEND_INTERVAL gives it up
+        (RFC 2131 3.1.5: DECLINE, then a new lease)."""
+        clk = timer.ktime.clock
+        now = clk.now_ms()
+        counters.Conflicts += 1
+        if self.defended is None or clk.diff(now, self.defended) >= DEFEND_INTERVAL:
+            self.defended = now
+            counters.Defends += 1
+            arp.arp_announce(self.dev, self.addr)
+            return
+        a, sid = self.addr, self.server
+        timer.del_timer(self.ltmr)
+        self._deconfigure()
+        self.xid = random32()
+        self._send(W.DHCPDECLINE, reqip=a, server=sid)
+        self.requested = None
+        self.defended = None
+        self._set_state(INIT)
+        timer.mod_timer_in(self.tmr, DECLINE_WAIT_MS or 1)
+
     # ---- configure / deconfigure ----------------------------------------------------
     def _bind(self):
         addr, pl, router, dns = self.new
@@ -417,6 +441,12 @@ def _arp_seen(dev, op, sha, sip, tip):
     c = _probing.get(dev.ifindex)
     if c is not None and (sip == c.offered or (sip == _ANY and tip == c.offered)):
         c.conflict(sha)
+        return
+    if sip == _ANY or sha == dev.dev_addr:
+        return
+    for c in _clients.values():
+        if c.dev is dev and c.addr == sip and c.state in (BOUND, RENEWING, REBINDING):
+            c.defend()
 
 
 def _abort_sockets(addr):
