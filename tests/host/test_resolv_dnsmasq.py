@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import struct
-import subprocess
 import threading
 import time
 
