@@ -6,3 +6,4 @@ package("asyncio", ("__init__.py", "core.py", "event.py", "funcs.py", "lock.py",
         base_path="$(MPY_DIR)/extmod", opt=3)
 package("ksock", base_path="..", opt=3)
 package("boards", base_path="..", opt=3)
+module("network.py", base_path="modules", opt=3)

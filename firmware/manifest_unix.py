@@ -2,3 +2,4 @@
 include("$(MPY_DIR)/extmod/asyncio")
 package("ksock", base_path="..", opt=3)
 package("boards", base_path="..", opt=3)
+module("network.py", base_path="modules", opt=3)

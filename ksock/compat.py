@@ -80,3 +80,30 @@ def print_exception(e, file=None):
     else:
         import traceback
         traceback.print_exception(type(e), e, e.__traceback__, file=file or sys.stdout)
+
+
+# ---- randomness: DHCP xids, DNS query ids and ports, retransmit jitter ------------
+try:
+    from os import urandom as _urandom
+except ImportError:
+    _urandom = None
+try:
+    from random import getrandbits as _getrandbits
+except ImportError:
+    _getrandbits = None
+_lcg = [ticks_us() | 1]
+
+
+def random32():
+    """32 random bits: os.urandom, else the port's random (seeded from hardware
+    on boards), else an LCG stirred with the microsecond clock."""
+    if _urandom is not None:
+        try:
+            b = _urandom(4)
+            return (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
+        except OSError:
+            pass
+    if _getrandbits is not None:
+        return (_getrandbits(16) << 16) | _getrandbits(16)
+    _lcg[0] = (_lcg[0] * 1103515245 + 12345 + ticks_us()) & 0xFFFFFFFF
+    return _lcg[0]

@@ -187,6 +187,7 @@ def install():
     except ImportError:
         time = None
     sys.modules["time"] = sys.modules["utime"] = _time(time)
+    sys.modules["network"] = __import__("ksock.network", None, None, ("WIZNET5K",))  # network.LAN/WIZNET5K
 
 
 def run_program(path, args):

@@ -311,30 +311,17 @@ def inet_ntop(af, b):
     return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
 
 
-_GAI = ((SOCK_STREAM, IPPROTO_TCP), (SOCK_DGRAM, IPPROTO_UDP), (SOCK_RAW, 0))
-
-
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
-    """Numeric IPv4 hosts and 'localhost' (no resolver on ksock's side yet);
-    the entries glibc gives: one per socket type unless `type` narrows them.
-    Other names fail as glibc's getaddrinfo does when no resolver answers."""
-    if host == "localhost":
-        host = "127.0.0.1"
+    """As the unix port's (glibc's, IPv4): numeric hosts and 'localhost' without
+    a query, other names through ksock's stub resolver (ksock/resolv.py); the
+    address as struct sockaddr bytes; errors as OSError('[addrinfo error -N]')."""
     try:
-        inet_pton(AF_INET, host)
-    except OSError:
-        raise OSError("[addrinfo error -3]")  # EAI_AGAIN: no name service reachable
-    if af not in (0, AF_INET):
-        raise OSError("[addrinfo error -9]")  # EAI_ADDRFAMILY
-    port = int(port)
-    out = []
-    for t, p in _GAI:
-        if (type and t != type) or (proto and p and p != proto):
-            continue
-        out.append((AF_INET, t, proto or p, None, bytearray(_ks.sockaddr_in(host, port & 0xFFFF))))
-    if not out:
-        raise OSError("[addrinfo error -7]")  # EAI_SOCKTYPE
-    return out
+        r = _ks.getaddrinfo(host, port, af, type, proto, flags)
+    except OSError as e:
+        if isinstance(e.args[0], int) and e.args[0] < 0:
+            raise OSError("[addrinfo error %d]" % e.args[0])
+        raise
+    return [(f, t, p, None, bytearray(_ks.sockaddr_in(a[0], a[1]))) for f, t, p, _, a in r]
 
 
 # ksock.sys raises Linux's errno numbers everywhere. Bare-metal ports (QEMU,

@@ -72,6 +72,25 @@ def ip_neigh_add(ip, lladdr, dev):
     arp.neigh_add(devinet.inet_aton(ip), mac_aton(lladdr), netdev.dev_get_by_name(dev))
 
 
+def dns_servers(*servers):
+    """Set the DNS servers (dotted strings) the resolver asks, before any DHCP gave;
+    with no argument, the ones in use (configured, else from DHCP leases)."""
+    from ksock import resolv
+    if servers:
+        resolv.set_servers(servers)
+    return [devinet.inet_ntoa(s) for s in resolv.servers()]
+
+
+def dhcp(dev_name, hostname=None, timeout_ms=-1, **kw):
+    """Run DHCP on a device (ksock/net/ipv4/ipconfig.py); wait up to timeout_ms
+    for a lease (0: return at once). Returns the client."""
+    from ksock.net.ipv4 import ipconfig
+    c = ipconfig.ic_dhcp_start(dev_name, hostname, **kw)
+    if timeout_ms:
+        ipconfig.ic_dhcp_wait(c, timeout_ms)
+    return c
+
+
 def serve(ms):
     """Run the softirq loop for `ms` ms (answer ARP/ping, run timers)."""
     softirq.run_for(ms)

@@ -404,3 +404,52 @@ def _sockaddr_tuple(a):  # noqa: F811
 def unlink(path):
     """unlink(2) for AF_UNIX socket paths (ksock's namespace has only those)."""
     return _ret(_af_unix.unix_unlink(path))
+
+
+def _numeric(host):
+    p = host.split(".")
+    if len(p) != 4:
+        return None
+    for x in p:
+        if not x.isdigit() or len(x) > 3 or int(x) > 255:
+            return None
+    return bytes(int(x) for x in p)
+
+
+_GAI = ((SOCK_STREAM, IPPROTO_TCP), (SOCK_DGRAM, IPPROTO_UDP), (SOCK_RAW, 0))  # noqa: F405
+
+
+def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+    """[(family, type, proto, canonname, (host, port))] as CPython's (IPv4: one
+    entry per socket type unless type/proto narrow them). Numeric hosts,
+    'localhost' and None never query; other names go to ksock's stub resolver
+    (ksock/resolv.py, imported on first use). Errors raise OSError(EAI_*) with
+    glibc's negative code (-2 EAI_NONAME, -3 EAI_AGAIN, -5 EAI_NODATA), as
+    CPython's gaierror.errno and MicroPython's lwIP ports have it."""
+    if family not in (0, AF_INET):
+        raise OSError(-9)  # EAI_ADDRFAMILY
+    if not host:
+        addrs = [bytes(4) if flags & 1 else b"\x7f\x00\x00\x01"]  # AI_PASSIVE
+    elif host == "localhost":
+        addrs = [b"\x7f\x00\x00\x01"]
+    else:
+        a = _numeric(host)
+        if a is not None:
+            addrs = [a]
+        elif flags & 4:  # AI_NUMERICHOST
+            raise OSError(-2)
+        else:
+            from ksock import resolv
+            addrs = resolv.resolve(host)
+            if isinstance(addrs, int):
+                raise OSError(addrs)
+    port = int(port or 0) & 0xFFFF
+    out = []
+    for a in addrs:
+        for t, p in _GAI:
+            if (type and t != type) or (proto and p and p != proto):
+                continue
+            out.append((AF_INET, t, proto or p, "", (inet_ntoa(a), port)))
+    if not out:
+        raise OSError(-7)  # EAI_SOCKTYPE
+    return out

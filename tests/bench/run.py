@@ -184,7 +184,28 @@ def tcp_peer(lk, stop):
             s.close()
 
 
-PEERS = {"udp": udp_peer, "tcp": tcp_peer}
+def dnsmasq_peer(lk, stop):
+    """bench_netcfg.py's peer: dnsmasq giving DHCP leases and answering peer.ks.test."""
+    import subprocess
+    import tempfile
+    d = tempfile.mkdtemp(prefix="ksbench")
+    p = subprocess.Popen(["ip", "netns", "exec", lk.peer.name, "dnsmasq", "-k", "--conf-file=/dev/null",
+                          "--user=root", "--group=root", "--interface=" + lk.peer_if, "--bind-interfaces",
+                          "--except-interface=lo", "--no-resolv", "--no-hosts", "--no-ping",
+                          "--dhcp-range=%s.50,%s.59,255.255.255.0,2m" % (lk.subnet, lk.subnet),
+                          "--dhcp-option=option:router,%s" % lk.peer_ip,
+                          "--dhcp-option=option:dns-server,%s" % lk.peer_ip, "--local-ttl=60",
+                          "--host-record=peer.ks.test,%s" % lk.peer_ip, "--dhcp-leasefile=%s/l" % d,
+                          "--pid-file=%s/p" % d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        stop.wait()
+    finally:
+        p.terminate()
+        p.wait(10)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+PEERS = {"udp": udp_peer, "tcp": tcp_peer, "dnsmasq": dnsmasq_peer}
 
 
 def run_net(spec, path):

@@ -49,6 +49,7 @@ class neighbour:
 
 
 arp_tbl = {}  # ip bytes -> neighbour
+arp_rcv_hooks = []  # callables(dev, op, sha, sip, tip) seeing every valid ARP
 
 
 def _set_state(n, state):
@@ -211,6 +212,8 @@ def arp_rcv(skb, dev):
     if sha[0] & 1:  # a multicast sender address is bogus
         MIB.InErrors += 1
         return
+    for h in arp_rcv_hooks:
+        h(dev, op, sha, sip, tip)  # address conflict detection (DHCP's RFC 5227 probe)
     ours = False
     for ifa in devinet.inet_ifaddrs(dev.name):
         if ifa.ifa_local == tip:

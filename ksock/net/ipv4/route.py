@@ -67,6 +67,8 @@ def ip_route_output(daddr, oif=None):
         for ifa in devinet.inet_ifaddrs():
             if ifa.ifa_dev != "lo" and (oif is None or ifa.ifa_dev == oif):
                 return ifa.ifa_dev, daddr, ifa.ifa_local
+        if oif is not None:
+            return oif, daddr, devinet.INADDR_ANY  # a socket bound to a device with no address yet (DHCP)
         return -ENETUNREACH
     d = addr_to_int(daddr)
     for pl, net, m, gw, dev in _routes:

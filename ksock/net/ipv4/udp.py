@@ -191,7 +191,7 @@ def udp_sendmsg(sk, msg, flags):
         sk.inet_sport = sk.inet_num
     if daddr == devinet.INADDR_ANY:
         daddr = devinet.INADDR_LOOPBACK  # as Linux: sending to 0.0.0.0 reaches this host
-    rt = ip_output.ip_route(daddr)
+    rt = ip_output.ip_route(daddr, _oif(sk))
     if isinstance(rt, int):
         return rt
     if devinet.inet_addr_type(daddr) == devinet.RTN_BROADCAST and not sock_flag(sk, SOCK_BROADCAST):
@@ -225,6 +225,17 @@ def udp_sendmsg(sk, msg, flags):
         return err
     MIB.OutDatagrams += 1
     return n
+
+
+def _oif(sk):
+    """The device name of SO_BINDTODEVICE (sk_bound_dev_if), or None."""
+    i = sk.sk_bound_dev_if
+    if not i:
+        return None
+    for d in ip_output.netdev.netdevs():
+        if d.ifindex == i:
+            return d.name
+    return None
 
 
 def _match(sk, daddr, saddr, sport):
