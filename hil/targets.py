@@ -378,6 +378,14 @@ class RP2jsTarget(SerialTarget):
         if self.natmod:  # the armv6m native module, not the firmware's C module, is kskb
             self.exec("import sys\nimport natmod.kskb\nsys.modules['kskb'] = natmod.kskb\n")
 
+    def start(self):
+        try:
+            return super().start()
+        except TargetError as e:
+            raise TargetError("%s\nrp2js runner log:\n%s" % (e, self._last_log[-3000:]))
+
+    _last_log = ""
+
     def runner_log(self):
         """What the runner and the W5500 bridge wrote (errors, model violations)."""
         if not self.logf:
@@ -404,6 +412,7 @@ class RP2jsTarget(SerialTarget):
             self.proc.wait()
             self.proc = None
         if self.logf:
+            self._last_log = self.runner_log()
             self.logf.close()
             self.logf = None
 

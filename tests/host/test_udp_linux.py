@@ -9,7 +9,7 @@ import pytest
 
 from netstack import bring_up, serve_while, snmp
 
-pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500", "serial")
+pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500", "rp2js", "serial")
 
 
 def _peer_sock(lk, port=0, bcast=False):
