@@ -372,6 +372,17 @@ class RP2jsTarget(SerialTarget):
                                      start_new_session=True, preexec_fn=_die_with_parent)
         os.close(slave)
         self.repl = RawRepl(FdStream(master), log=self.log)
+        # a prompt first: raw REPL entry retries each second, and a board still
+        # booting would answer two of them, leaving a banner where code's reply goes
+        deadline = time.monotonic() + self.boot_timeout
+        while True:
+            self.repl.stream.write(b"\r")
+            try:
+                self.repl.read_until(b">>> ", 1)
+                break
+            except TargetError:
+                if time.monotonic() > deadline:
+                    raise
 
     def _after_reset(self):
         super()._after_reset()
@@ -392,6 +403,13 @@ class RP2jsTarget(SerialTarget):
             return ""
         with open(self.logf.name, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def nic_rx_dropped(self):
+        """Frames the W5500 model dropped with its RX memory full (the chip has no
+        counter for them; the bridge logs the running total)."""
+        import re as _re
+        n = _re.findall(r"RX memory full, frames dropped: (\d+)", self.runner_log())
+        return int(n[-1]) if n else 0
 
     def exec_capture(self, code, timeout=60):
         # A datasheet breach the model saw fails the call that made it, as the model's

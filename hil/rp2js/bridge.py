@@ -61,6 +61,7 @@ class Bridge:
         self.wire = wire
         self.int_level = 1
         self.nviol = 0
+        self.overruns = 0
         self.scratch = bytearray(1600)
         self.out = bytearray()
 
@@ -108,6 +109,9 @@ class Bridge:
         if lv != self.int_level:
             self.int_level = lv
             self.out += bytes((0x6E, lv))
+        if m.stats["rx_overrun"] != self.overruns:  # as the chip: no counter the driver can read
+            self.overruns = m.stats["rx_overrun"]
+            sys.stderr.write("W5500 model: RX memory full, frames dropped: %d\n" % self.overruns)
         while self.nviol < len(m.violations):
             sys.stderr.write("W5500 model violation: %s\n" % m.violations[self.nviol])
             self.nviol += 1
