@@ -291,6 +291,7 @@ class RP2jsTarget(SerialTarget):
     nic_driver = "board"
     board = "W5500_EVB_PICO"
     boot_timeout = 30
+    slowdown = 4  # wall seconds per emulated second, with margin (about 3 measured)
     BOOTROM_SHA256 = "90b31e108faedfa6bbcfcc33ba05dac61e645108cfbbdc385f8dafc71fde44ae"
     FS_OFFSET = 0xA0000
     FS_BLOCKS = (2048 * 1024 - FS_OFFSET) // 4096

@@ -169,7 +169,7 @@ def run_qemu(a, lk):
 
         def go():
             try:
-                box["out"] = t.exec(code, timeout=max_ms / 1000 + 30)
+                box["out"] = t.exec(code, timeout=max_ms / 1000 * getattr(t, "slowdown", 1) + 30)
             except Exception as e:  # noqa: BLE001 - reported below
                 box["err"] = e
         th = threading.Thread(target=go, daemon=True)
