@@ -48,9 +48,8 @@ test-w5500: firmware-all
 # The W5500-EVB-Pico UF2 on an emulated RP2040 (rp2040js), the W5500 model on its
 # SPI0 bridged to the veth (docs/rig.md): the device tests and the unix-w5500
 # network suites; rp2js-natmod runs the skb tests on the armv6m kskb.mpy from the
-# littlefs image. test_tcp_impair is left out: its seeded bulk runs take > 600 s
-# at the emulator's ~1/3 real time (the rest: about 6 minutes, docs/rig.md).
-RP2JS_TESTS := tests/device $(filter tests/host/%,$(W5500_TESTS)) --ignore=tests/device/test_tcp_impair.py
+# littlefs image. About 9 minutes at the emulator's ~1/3 real time (docs/rig.md).
+RP2JS_TESTS := tests/device $(filter tests/host/%,$(W5500_TESTS))
 test-rp2js: firmware-all rp2
 	$(PY) -m pytest $(RP2JS_TESTS) $(PYTEST_ARGS) --target=rp2js
 	$(PY) -m pytest tests/device/test_skbuff.py $(PYTEST_ARGS) --target=rp2js-natmod
