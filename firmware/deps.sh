@@ -20,6 +20,9 @@ missing=""
 for p in $APT_PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# Node.js + npm for the rp2js target (rp2040js); Debian's nodejs is 18, enough for it
+command -v node >/dev/null || missing="$missing nodejs"
+command -v npm >/dev/null || missing="$missing npm"
 if [ -n "$missing" ]; then
     [ "$(id -u)" = 0 ] || { echo "deps: need root to install:$missing" >&2; exit 1; }
     say "installing:$missing"
@@ -34,13 +37,23 @@ REQ_SUM="$(sha256sum requirements.txt | cut -d' ' -f1)"
 if [ "$(cat .venv/.req-sha256 2>/dev/null)" != "$REQ_SUM" ]; then
     say "creating .venv from requirements.txt"
     python3 -m venv .venv
-    .venv/bin/pip install -q -r requirements.txt
+    .venv/bin/python -m pip install -q -r requirements.txt
     # pyserial and labgrid's pyserial-labgrid both ship `serial/`: labgrid's
     # (pyserial 3.5 with RFC 2217 fixes) is made to win whatever pip's order.
-    .venv/bin/pip install -q --no-deps --force-reinstall "$(grep '^pyserial-labgrid==' requirements.txt)"
+    .venv/bin/python -m pip install -q --no-deps --force-reinstall "$(grep '^pyserial-labgrid==' requirements.txt)"
     echo "$REQ_SUM" > .venv/.req-sha256
 else
     say ".venv up to date"
+fi
+
+# --- rp2040js (npm) for the rp2js target: hil/rp2js/package-lock.json ---------------
+RP2JS="$ROOT/hil/rp2js"
+if ! cmp -s "$RP2JS/package-lock.json" "$RP2JS/node_modules/.package-lock.json.ksock" 2>/dev/null; then
+    say "npm ci in hil/rp2js (rp2040js)"
+    (cd "$RP2JS" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    cp "$RP2JS/package-lock.json" "$RP2JS/node_modules/.package-lock.json.ksock"
+else
+    say "rp2040js present"
 fi
 
 # --- MicroPython source from Debian's source package -------------------------

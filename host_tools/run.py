@@ -4,7 +4,7 @@ with the Linux kernel as the peer on a veth (unix) or tap (QEMU). It serves UDP
 echo on port 7 and, once the stack has TCP, TCP echo on 7 and an HTTP page with
 ksock's socket table and counters on 80. Ctrl-C stops it and removes everything.
 
-    python -m host_tools.run --target=unix|unix-nocmod|qemu [--check] [--status]
+    python -m host_tools.run --target=unix|unix-nocmod|qemu|rp2js [--check] [--status]
 
 --check: bring it up, exercise it from the Linux side once (UDP echo, HTTP when
 TCP is there), print the results and stop (exit status 0 when all worked).
@@ -140,11 +140,19 @@ def run_unix(a, lk):
     return 0 if ok else 1
 
 
+def _board_kw(target, lk):
+    if target == "qemu":
+        return {"nic": "tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac)}
+    if target == "rp2js":  # the W5500 model on SPI0, its wire the veth
+        return {"ifname": lk.tgt_if, "mac": lk.tgt_mac}
+    return {}
+
+
 def run_qemu(a, lk):
-    """The board: the same launcher, driven over the raw REPL, running the demo
-    frozen into the firmware (KSOCK_DEMO=file.py: that file, via the RAM fs)."""
-    t = make_target("qemu", netns=lk.target_ns,
-                    nic="tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac))
+    """The board (QEMU, or rp2js: the W5500-EVB-Pico firmware on rp2040js): the same
+    launcher, driven over the raw REPL, running the demo frozen into the firmware
+    (KSOCK_DEMO=file.py: that file, via the RAM fs)."""
+    t = make_target(a.target, netns=lk.target_ns, **_board_kw(a.target, lk))
     ok = False
     box = {}
     try:
@@ -155,20 +163,21 @@ def run_qemu(a, lk):
                 t.put("/ram/demo_server.py", f.read())
             prog = "/ram/demo_server.py"
         max_ms = 12000 if a.check else 1 << 29
-        code = ("import ksock.run\nksock.run.main(['--iface', 'eth0', '--addr', '%s/%d', '--gw', '%s', "
-                "%r, '--max-ms', '%d'])\n" % (lk.tgt_ip, lk.prefix, lk.peer_ip, prog, max_ms))
+        nic = "'--board', 'W5500_EVB_PICO'" if a.target == "rp2js" else "'--iface', 'eth0'"
+        code = ("import ksock.run\nksock.run.main([%s, '--addr', '%s/%d', '--gw', '%s', "
+                "%r, '--max-ms', '%d'])\n" % (nic, lk.tgt_ip, lk.prefix, lk.peer_ip, prog, max_ms))
 
         def go():
             try:
-                box["out"] = t.exec(code, timeout=max_ms / 1000 + 30)
+                box["out"] = t.exec(code, timeout=max_ms / 1000 * getattr(t, "slowdown", 1) + 30)
             except Exception as e:  # noqa: BLE001 - reported below
                 box["err"] = e
         th = threading.Thread(target=go, daemon=True)
         th.start()
         time.sleep(3)
         tcp = _tcp_in_tree()
-        print("ksock on qemu (netns %s) at %s/%d; Linux peer %s on %s" % (
-            lk.target_ns, lk.tgt_ip, lk.prefix, lk.peer_ip, lk.peer_if))
+        print("ksock on %s (netns %s) at %s/%d; Linux peer %s on %s" % (
+            a.target, lk.target_ns, lk.tgt_ip, lk.prefix, lk.peer_ip, lk.peer_if))
         ok = _checks(lk, tcp)
         if not a.check:
             _howto(lk, tcp)
@@ -188,10 +197,7 @@ def run_qemu(a, lk):
 
 def status(a):
     lk = netns.Link(tap=(a.target == "qemu"))
-    kw = {"netns": lk.target_ns}
-    if a.target == "qemu":
-        kw["nic"] = "tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac)
-    t = make_target(a.target, **kw)
+    t = make_target(a.target, netns=lk.target_ns, **_board_kw(a.target, lk))
     try:
         t.start()
         print("ksock on %s in netns %s; Linux peer %s on %s (%s/24)" % (
@@ -205,7 +211,7 @@ def status(a):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--target", default="unix", help="unix | unix-nocmod | qemu")
+    ap.add_argument("--target", default="unix", help="unix | unix-nocmod | qemu | rp2js")
     ap.add_argument("--check", action="store_true", help="exercise the demo once from Linux, then stop")
     ap.add_argument("--status", action="store_true", help="only print the target's bring-up report")
     ap.add_argument("--keep", action="store_true", help="(default) stay up until Ctrl-C")
@@ -219,7 +225,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     lk = netns.Link(tap=(a.target == "qemu"))
     try:
-        return run_qemu(a, lk) if a.target == "qemu" else run_unix(a, lk)
+        return run_qemu(a, lk) if a.target in ("qemu", "rp2js") else run_unix(a, lk)
     finally:
         lk.delete()
 

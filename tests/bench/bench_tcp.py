@@ -1,6 +1,6 @@
-# bench: net targets=unix,unix-nocmod,unix-natmod,qemu peer=tcp
+# bench: net targets=unix,unix-nocmod,unix-natmod,qemu,rp2js peer=tcp
 # TCP between ksock (this target, in its namespace) and the Linux kernel on the
-# veth's (QEMU: tap's) other end; the CPython peer is tests/bench/run.py:tcp_peer.
+# veth's (QEMU: tap's; rp2js: the W5500 model's veth) other end; the CPython peer is tests/bench/run.py:tcp_peer.
 #   rx: we connect to the peer's source (9102), which sends as fast as it can;
 #       bytes read by recvfrom_into() from the first one for DUR_MS.
 #   tx: we connect to the peer's sink (9101), send() for DUR_MS, shut down and
@@ -23,6 +23,9 @@ stack.init()
 if IFACE == "lan9118":  # noqa: F821 (defined by run.py)
     from ksock.drivers.lan9118 import Lan9118
     stack.add_dev(Lan9118("eth0"))
+elif IFACE.startswith("board:"):  # noqa: F821 -- the board's NIC as wired (rp2js: W5500 on SPI0)
+    from ksock import board as _b
+    stack.add_dev(_b.make_nic(_b.load(IFACE[6:]), "eth0"))  # noqa: F821
 else:
     stack.add_packet_dev(IFACE, "eth0")  # noqa: F821
 stack.ip_addr_add("eth0", TGT_IP + "/24")  # noqa: F821

@@ -219,6 +219,8 @@ def run_net(spec, path):
     kw = {"netns": lk.target_ns}
     if spec == "qemu":
         kw["nic"] = "tap,model=lan9118,ifname=%s,script=no,downscript=no,mac=%s" % (lk.peer_if, lk.tgt_mac)
+    if spec.startswith("rp2js"):  # the W5500 model's wire is the veth
+        kw["ifname"], kw["mac"] = lk.tgt_if, lk.tgt_mac
     stop = threading.Event()
     kind = open(path).readline().partition("peer=")[2].split()
     peer = threading.Thread(target=PEERS[kind[0] if kind else "udp"], args=(lk, stop), daemon=True)
@@ -226,8 +228,8 @@ def run_net(spec, path):
     try:
         t.start()
         peer.start()
-        pre = "IFACE = %r\nTGT_IP = %r\nPEER_IP = %r\n" % (
-            "lan9118" if spec == "qemu" else lk.tgt_if, lk.tgt_ip, lk.peer_ip)
+        iface = {"qemu": "lan9118"}.get(spec, "board:" + t.board if spec.startswith("rp2js") else lk.tgt_if)
+        pre = "IFACE = %r\nTGT_IP = %r\nPEER_IP = %r\n" % (iface, lk.tgt_ip, lk.peer_ip)
         return t.exec(pre + open(path).read(), timeout=900)
     finally:
         stop.set()

@@ -43,7 +43,7 @@ def call(f, *a):
 
 
 def test_skbuff_picks_the_targets_implementation():
-    want = {"unix-nocmod": "python", "unix-natmod": "natmod", "unix-jonnor": "natmod"}.get(TARGET, "cmodule")
+    want = {"unix-nocmod": "python", "unix-natmod": "natmod", "unix-jonnor": "natmod", "rp2js-natmod": "natmod"}.get(TARGET, "cmodule")
     assert skbuff.IMPL == want, skbuff.IMPL
     assert skbuff.Pool is (kskb or skbuff_py).Pool
 

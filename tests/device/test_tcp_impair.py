@@ -11,7 +11,7 @@ from ksock.testing.tcpscript import ImpairLo, Rand, advance, now
 
 stack.init()
 kt.set_clock(kt.SimClock(0))
-BIG = TARGET not in ("qemu",) and not TARGET.startswith("serial")
+BIG = TARGET not in ("qemu", "rp2js", "rp2js-natmod") and not TARGET.startswith("serial")  # boards: small runs
 N = 100000 if BIG else 16000  # bytes each way
 
 

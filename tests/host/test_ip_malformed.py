@@ -5,7 +5,7 @@ import pytest
 
 from netstack import bring_up, snmp
 
-pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500", "serial")
+pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500", "rp2js", "serial")
 
 
 def _inject(t, lk, frames):

@@ -6,7 +6,7 @@ import pytest
 
 from netstack import bring_up, serve_while, snmp, peer
 
-pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500", "serial")
+pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500", "rp2js", "serial")
 
 
 def test_linux_ping_gets_echo_replies(netns_target):

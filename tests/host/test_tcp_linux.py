@@ -15,7 +15,7 @@ from netstack import bring_up, snmp, peer
 pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu", "serial")
 # The W5500 model is a register-level simulation in Python: the protocol paths
 # run through it, the bulk and timing-heavy tests do not (CI time).
-W5500 = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500", "serial")
+W5500 = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500", "rp2js", "serial")
 
 
 def _pattern(n, seed=0):

@@ -9,7 +9,7 @@ import pytest
 
 from netstack import bring_up, serve_while, snmp
 
-pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500", "serial")
+pytestmark = pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500", "rp2js", "serial")
 
 
 def _peer_sock(lk, port=0, bcast=False):
@@ -75,6 +75,9 @@ stack.serve(100)
     assert msgs == {b"unconnected", b"connected"}
 
 
+# Not rp2js: at the emulator's ~1/3 real time the board binds after most of the
+# 100 datagrams have gone (NoPorts), so the half-delivered floor cannot hold.
+@pytest.mark.targets("unix", "unix-nocmod", "qemu", "unix-w5500", "serial")
 def test_udp_many_datagrams_from_linux_all_counted(netns_target):
     t, lk = netns_target
     bring_up(t, lk)
@@ -105,9 +108,12 @@ except OSError as e:
     err, n, ordered = out.split()
     assert err == "11"  # EAGAIN after SO_RCVTIMEO, as Linux
     c = snmp(t)["Udp"]
+    # frames a W5500 dropped with its RX memory full: the chip counts none, its
+    # model (rp2js's bridge) does
+    chip = t.nic_rx_dropped() if hasattr(t, "nic_rx_dropped") else 0
     # every datagram is accounted for: delivered, dropped on a full SO_RCVBUF, or
     # sent before the bind (NoPorts: the sender cannot see when the target is ready)
-    assert int(n) + c["RcvbufErrors"] + c["NoPorts"] == N and ordered == "True"
+    assert int(n) + c["RcvbufErrors"] + c["NoPorts"] + chip == N and ordered == "True", (n, c, chip)
     assert int(n) >= N // 2
     assert c["InDatagrams"] == int(n)
 
