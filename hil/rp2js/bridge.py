@@ -37,23 +37,6 @@ class NoCable:
         return -1
 
 
-class HostPacketWire(M.PacketWire):
-    """M.PacketWire on CPython, whose AF_PACKET bind() takes (ifname, protocol)
-    where MicroPython's takes a packed sockaddr_ll; the rest is the model's own."""
-
-    def __init__(self, ifname):
-        import socket
-        self.ifname = ifname
-        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-        s.bind((ifname, 0x0003))  # ETH_P_ALL
-        try:
-            s.setsockopt(263, 23, 1)  # SOL_PACKET, PACKET_IGNORE_OUTGOING
-        except OSError:
-            pass
-        s.setblocking(False)
-        self.sock = s
-
-
 class Bridge:
     def __init__(self, wire):
         self.now = 0
@@ -122,7 +105,7 @@ class Bridge:
 
 def main():
     ifname = sys.argv[1] if len(sys.argv) > 1 else None
-    b = Bridge(HostPacketWire(ifname) if ifname else NoCable())
+    b = Bridge(M.PacketWire(ifname) if ifname else NoCable())
     fds = [0] + ([b.wire.fileno()] if ifname else [])
     pending = b""
     while True:

@@ -68,7 +68,10 @@ class packet_sock:
         s = socket.socket(AF_PACKET, SOCK_RAW, 0)
         idx = int(_sysfs(ifname, "ifindex"))
         # struct sockaddr_ll: family, protocol (be16), ifindex, hatype, pkttype, halen, addr[8]
-        s.bind(struct.pack("<HHiHBB8s", AF_PACKET, ETH_P_ALL_BE, idx, 0, 0, 0, b""))
+        try:
+            s.bind(struct.pack("<HHiHBB8s", AF_PACKET, ETH_P_ALL_BE, idx, 0, 0, 0, b""))
+        except TypeError:  # CPython (the rp2js bridge, host tools) binds with (ifname, protocol)
+            s.bind((ifname, 0x0003))
         try:
             s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
         except OSError:
