@@ -404,3 +404,39 @@ def _sockaddr_tuple(a):  # noqa: F811
 def unlink(path):
     """unlink(2) for AF_UNIX socket paths (ksock's namespace has only those)."""
     return _ret(_af_unix.unix_unlink(path))
+
+
+# ---- the syscall boundary: the bh guard and MemoryError ---------------------------
+# Every call holds local_bh_disable() while it is inside the stack, so that a
+# background pass (kernel/ksoftirqd.py) never enters it meanwhile; and a
+# MemoryError from deep inside becomes OSError(ENOMEM) (ENOBUFS on the send
+# paths, as Linux's sock_alloc_send_skb), with the guard released.
+from ksock.kernel import softirq as _softirq
+from ksock.uapi.errno import ENOMEM, ENOBUFS
+
+_bh_disable = _softirq.local_bh_disable
+_bh_enable = _softirq.local_bh_enable
+
+
+def _syscall(fn, err):
+    def call(*a, **kw):
+        _bh_disable()
+        try:
+            return fn(*a, **kw)
+        except MemoryError:
+            raise OSError(err)
+        finally:
+            _bh_enable()
+    return call
+
+
+_SEND = ("send", "sendto", "sendmsg", "write")
+_g = globals()
+for _n in ("socket", "bind", "listen", "getsockname", "getpeername", "setsockopt", "getsockopt",
+           "shutdown", "close", "close_range", "fcntl", "dup", "dup2", "dup3", "pipe2", "pipe", "read",
+           "write", "socketcall", "setrlimit_nofile", "sysctl", "connect", "sendto", "send", "sendmsg",
+           "recvmsg_into", "recvfrom_into", "recvfrom", "recv", "accept4", "accept", "poll", "select",
+           "epoll_create1", "epoll_create", "epoll_ctl", "epoll_wait", "ioctl", "fstat", "fdinfo",
+           "socketpair", "unlink"):
+    _g[_n] = _syscall(_g[_n], ENOBUFS if _n in _SEND else ENOMEM)
+del _g, _n
