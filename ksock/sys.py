@@ -407,36 +407,49 @@ def unlink(path):
 
 
 # ---- the syscall boundary: the bh guard and MemoryError ---------------------------
-# Every call holds local_bh_disable() while it is inside the stack, so that a
+# Every call that enters the stack holds local_bh_disable() while inside, so a
 # background pass (kernel/ksoftirqd.py) never enters it meanwhile; and a
 # MemoryError from deep inside becomes OSError(ENOMEM) (ENOBUFS on the send
-# paths, as Linux's sock_alloc_send_skb), with the guard released.
+# paths, as Linux's sock_alloc_send_skb), with the guard released. Calls that
+# only read, or only touch the fd table, and the ones that delegate to a
+# guarded call (recv, accept, pipe, ...) are left as they are: each wrapper
+# costs about 50 bytes of a board's heap.
 from ksock.kernel import softirq as _softirq
-from ksock.uapi.errno import ENOMEM, ENOBUFS
+from ksock.uapi.errno import ENOMEM as _ENOMEM, ENOBUFS as _ENOBUFS
 
 _bh_disable = _softirq.local_bh_disable
 _bh_enable = _softirq.local_bh_enable
 
 
-def _syscall(fn, err):
+def _syscall(fn):
     def call(*a, **kw):
         _bh_disable()
         try:
             return fn(*a, **kw)
         except MemoryError:
-            raise OSError(err)
+            raise OSError(_ENOMEM)
         finally:
             _bh_enable()
     return call
 
 
-_SEND = ("send", "sendto", "sendmsg", "write")
+def _syscall_send(fn):
+    def call(*a, **kw):
+        _bh_disable()
+        try:
+            return fn(*a, **kw)
+        except MemoryError:
+            raise OSError(_ENOBUFS)
+        finally:
+            _bh_enable()
+    return call
+
+
 _g = globals()
-for _n in ("socket", "bind", "listen", "getsockname", "getpeername", "setsockopt", "getsockopt",
-           "shutdown", "close", "close_range", "fcntl", "dup", "dup2", "dup3", "pipe2", "pipe", "read",
-           "write", "socketcall", "setrlimit_nofile", "sysctl", "connect", "sendto", "send", "sendmsg",
-           "recvmsg_into", "recvfrom_into", "recvfrom", "recv", "accept4", "accept", "poll", "select",
-           "epoll_create1", "epoll_create", "epoll_ctl", "epoll_wait", "ioctl", "fstat", "fdinfo",
-           "socketpair", "unlink"):
-    _g[_n] = _syscall(_g[_n], ENOBUFS if _n in _SEND else ENOMEM)
+for _n in ("socket", "bind", "listen", "setsockopt", "shutdown", "close", "close_range", "read",
+           "socketcall", "connect", "recvmsg_into", "recvfrom", "accept4", "poll", "select",
+           "epoll_create1", "epoll_ctl", "epoll_wait", "ioctl", "socketpair", "pipe2"):
+    _g[_n] = _syscall(_g[_n])
+for _n in ("send", "sendto", "sendmsg", "write"):
+    _g[_n] = _syscall_send(_g[_n])
 del _g, _n
