@@ -179,6 +179,13 @@ def __do_softirq():
 def do_softirq():
     """One pass: receive (budgeted per device), then what the protocols deferred
     to the end of the batch, then timers. Returns work done."""
+    global bh_count
+    if _lock is None and bh_count:  # inside a syscall, no thread: the count is the whole guard
+        bh_count += 1
+        try:
+            return __do_softirq()
+        finally:
+            bh_count -= 1  # the syscall's own local_bh_enable runs what this pass raised
     local_bh_disable()
     try:
         return __do_softirq()
