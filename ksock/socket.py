@@ -277,8 +277,9 @@ class socket(io.IOBase):
 
     def ioctl(self, req, arg):
         if req == _MP_STREAM_POLL:
-            _softirq.do_softirq()
-            return _fd_poll(self._fd) & (arg | _POLL_ALWAYS) if self._fd >= 0 else 0x20
+            with _ks._SYS:
+                _softirq.do_softirq()
+                return _fd_poll(self._fd) & (arg | _POLL_ALWAYS) if self._fd >= 0 else 0x20
         if req == _MP_STREAM_CLOSE:
             self.close()
             return 0
