@@ -18,6 +18,7 @@
 # drive the stack directly in simulated time never start it.
 import sys
 from ksock.kernel import softirq
+from ksock.kernel import time as ktime
 
 TICK_MS = 5
 _kthread = None  # the unix thread's state while it runs
@@ -32,13 +33,12 @@ class _state:
 
 
 def _thread_main(st, tick_ms):
-    from ksock.kernel import time as ktime
     sleep_ms = ktime._sleep_ms  # the interpreter's own (the launcher replaces `time`)
     p = softirq.device_poll()
     st.alive = True
     try:
         while st.run:
-            if softirq.serving or p is None:  # a waiter sleeps on the fds itself
+            if softirq.serving or p is None:  # a waiter sleeps on the fds itself, or no fds (W5500)
                 sleep_ms(tick_ms)
                 ready = False
             else:
@@ -67,7 +67,6 @@ def _thread_main(st, tick_ms):
 
 def _stale(tick_ms):
     """No pass for a tick: timers may be due."""
-    from ksock.kernel import time as ktime
     clk = ktime.clock
     return clk.diff(clk.now_ms(), softirq.last_pass_ms) >= tick_ms
 
@@ -129,7 +128,6 @@ def stop():
     st = _kthread
     if st is not None:
         st.run = False
-        from ksock.kernel import time as ktime
         for _ in range(200):  # it wakes within a tick
             if not st.alive:
                 break

@@ -284,7 +284,9 @@ c.close()
 ls.close()
 print("queued", queued, "got", got)
 """
-PHASE_BYTES = 1000  # twice this fits the receive window even on a board (tcp_rmem 4096): only ACKs drain the peer's send queue
+# twice this fits the receive window even on a board (tcp_rmem 4096), so only
+# ACKs can drain the peer's send queue
+PHASE_BYTES = 1000
 
 
 def _outq(s):
