@@ -87,6 +87,8 @@ def boot(name=None, **kw):
     """Detect (or name) the board, attach its NIC and print the status report."""
     desc = load(name)
     dev = attach(desc, **kw)
+    from ksock.kernel import ksoftirqd
+    ksoftirqd.start()  # the stack is served while the program computes (a timer tick)
     from ksock import boot as kboot
     print("board        %s (%s)" % (desc["name"], desc["nic"]["driver"]))
     kboot.print_status()

@@ -11,7 +11,9 @@
 # re-raised afterwards, so the interpreter exits with exactly the status and
 # traceback it would have given without ksock. Blocking socket calls and the
 # sleeps of the `time` module run the softirq loop, so ARP, ping and timers are
-# served while the program waits.
+# served while the program waits; a non-blocking call runs a pass before it
+# answers EAGAIN, and a background thread (unix) or tick (boards) serves the
+# stack while the program computes (ksock/kernel/ksoftirqd.py).
 import sys
 
 USAGE = ("usage: micropython -m ksock.run --iface IFACE --addr A.B.C.D/P [--gw G] [--board NAME] "
@@ -78,8 +80,7 @@ def bring_up(iface=None, addr=None, gw=None, board=None):
             from ksock import board as _board
             kw = {"ifname": iface} if iface else {}
             _board.attach(_board.load(board), ip=addr, gw=gw, **kw)
-            return
-        if iface:
+        elif iface:
             if sys.platform == "linux":
                 stack.add_packet_dev(iface, "eth0")
             elif sys.platform == "qemu":
@@ -87,10 +88,18 @@ def bring_up(iface=None, addr=None, gw=None, board=None):
                 stack.add_dev(Lan9118("eth0"))
             else:
                 raise OSError("--iface: no driver for platform %s (use --board)" % sys.platform)
-    if addr and iface:
+    if addr and iface and not board:
         stack.ip_addr_add("eth0", addr)
         if gw:
             stack.ip_route_add("0.0.0.0/0", via=gw)
+    _background()
+
+
+def _background():
+    """Serve the stack while the program computes or blocks outside ksock
+    (kernel/ksoftirqd.py: a thread on the unix port, a tick on boards)."""
+    from ksock.kernel import ksoftirqd
+    ksoftirqd.start()
 
 
 def env_up():
@@ -108,18 +117,18 @@ def env_up():
 
 
 def _tcp_busy():
-    """A TCP sock still has data or a FIN to deliver (tx_queue > 0, or
-    FIN_WAIT1 / CLOSING / LAST_ACK in /proc/net/tcp)."""
-    from ksock import stack
+    """A TCP sock still has data or a FIN to deliver (FIN_WAIT1, CLOSING,
+    LAST_ACK, or data unacked in ESTABLISHED/CLOSE_WAIT). Walks the hash
+    itself: the /proc/net/tcp text of a few hundred TIME_WAIT socks did not
+    fit the default heap."""
     try:
-        text = stack.proc_net("tcp")
-    except OSError:
+        from ksock.net.ipv4 import tcp_ipv4
+    except ImportError:
         return False
-    for line in text.split("\n")[1:]:
-        f = line.split()
-        if len(f) > 4:
-            st = int(f[3], 16)
-            if st in (4, 9, 11) or (st in (1, 8) and int(f[4].split(":")[0], 16)):
+    for chain in tcp_ipv4.ehash:
+        for e in chain or ():
+            st = e.sk_state
+            if st in (4, 9, 11) or (st in (1, 8) and e.write_seq - e.snd_una > 0):
                 return True
     return False
 
@@ -137,6 +146,8 @@ def tear_down():
     then close every device: nothing stays open behind the program."""
     from ksock.fs import fdtable
     from ksock.net.core import dev as netdev
+    from ksock.kernel import ksoftirqd
+    ksoftirqd.stop()  # the stack is ours alone from here (drain serves it)
     fdtable.close_range(0, 0x7FFFFFFF)
     drain()
     for d in netdev.netdevs():

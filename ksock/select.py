@@ -8,6 +8,7 @@ from ksock.compat import const
 from ksock.fs import fdtable, eventpoll as _ep
 from ksock.fs.select import core_sys_select
 from ksock.kernel import softirq
+from ksock.sys import _SYS  # the syscall boundary: bh guard, MemoryError -> ENOMEM
 
 POLLIN = const(0x1)
 POLLOUT = const(0x4)
@@ -32,33 +33,36 @@ class poll:
         self._foreign = {}  # non-ksock object -> eventmask
 
     def register(self, obj, eventmask=POLLIN | POLLOUT):
-        fd = _ksock_fd(obj)
-        if fd < 0:
-            self._foreign[obj] = eventmask
-            return
-        op = _ep.EPOLL_CTL_MOD if fd in self._objs else _ep.EPOLL_CTL_ADD
-        self._objs[fd] = obj
-        _ep.do_epoll_ctl(self._epfd, op, fd, eventmask, fd)
+        with _SYS:
+            fd = _ksock_fd(obj)
+            if fd < 0:
+                self._foreign[obj] = eventmask
+                return
+            op = _ep.EPOLL_CTL_MOD if fd in self._objs else _ep.EPOLL_CTL_ADD
+            self._objs[fd] = obj
+            _ep.do_epoll_ctl(self._epfd, op, fd, eventmask, fd)
 
     def modify(self, obj, eventmask):
-        fd = _ksock_fd(obj)
-        if fd < 0:
-            if obj not in self._foreign:
-                raise OSError(2)  # ENOENT, as MicroPython
-            self._foreign[obj] = eventmask
-            return
-        if fd not in self._objs:
-            raise OSError(2)
-        self._objs[fd] = obj
-        _ep.do_epoll_ctl(self._epfd, _ep.EPOLL_CTL_MOD, fd, eventmask, fd)
+        with _SYS:
+            fd = _ksock_fd(obj)
+            if fd < 0:
+                if obj not in self._foreign:
+                    raise OSError(2)  # ENOENT, as MicroPython
+                self._foreign[obj] = eventmask
+                return
+            if fd not in self._objs:
+                raise OSError(2)
+            self._objs[fd] = obj
+            _ep.do_epoll_ctl(self._epfd, _ep.EPOLL_CTL_MOD, fd, eventmask, fd)
 
     def unregister(self, obj):
-        fd = _ksock_fd(obj)
-        if fd < 0:
-            self._foreign.pop(obj, None)
-            return
-        if self._objs.pop(fd, None) is not None:
-            _ep.do_epoll_ctl(self._epfd, _ep.EPOLL_CTL_DEL, fd, 0, fd)
+        with _SYS:
+            fd = _ksock_fd(obj)
+            if fd < 0:
+                self._foreign.pop(obj, None)
+                return
+            if self._objs.pop(fd, None) is not None:
+                _ep.do_epoll_ctl(self._epfd, _ep.EPOLL_CTL_DEL, fd, 0, fd)
 
     def _foreign_ready(self):
         out = []
@@ -69,29 +73,30 @@ class poll:
         return out
 
     def poll(self, timeout=-1, flags=0):
-        if timeout is None or timeout < 0:
-            timeout = -1
-        ep = self._ep
-        if self._foreign:  # wait for either kind; foreign objects are asked each pass
-            box = []
-            softirq.wait_event(lambda: ep.rdllist or box.extend(self._foreign_ready()) or box, timeout)
-            res = _ep.ep_poll(ep, 64, 0) if ep.rdllist else []
-        else:
-            res = _ep.ep_poll(ep, 64, timeout)
-            box = []
-        out = []
-        for fd, ev in res:
-            obj = self._objs.get(fd)
-            if obj is None:
-                continue
-            out.append((obj, ev))
-            if flags & _ONESHOT:
-                _ep.do_epoll_ctl(self._epfd, _ep.EPOLL_CTL_MOD, fd, 0, fd)
-        for obj, ev in box:
-            out.append((obj, ev))
-            if flags & _ONESHOT:
-                self._foreign[obj] = 0
-        return out
+        with _SYS:
+            if timeout is None or timeout < 0:
+                timeout = -1
+            ep = self._ep
+            if self._foreign:  # wait for either kind; foreign objects are asked each pass
+                box = []
+                softirq.wait_event(lambda: ep.rdllist or box.extend(self._foreign_ready()) or box, timeout)
+                res = _ep.ep_poll(ep, 64, 0) if ep.rdllist else []
+            else:
+                res = _ep.ep_poll(ep, 64, timeout)
+                box = []
+            out = []
+            for fd, ev in res:
+                obj = self._objs.get(fd)
+                if obj is None:
+                    continue
+                out.append((obj, ev))
+                if flags & _ONESHOT:
+                    _ep.do_epoll_ctl(self._epfd, _ep.EPOLL_CTL_MOD, fd, 0, fd)
+            for obj, ev in box:
+                out.append((obj, ev))
+                if flags & _ONESHOT:
+                    self._foreign[obj] = 0
+            return out
 
     def ipoll(self, timeout=-1, flags=0):
         return iter(self.poll(timeout, flags))
@@ -105,28 +110,29 @@ class poll:
 
 def select(rlist, wlist, xlist, timeout=None):
     """select.select over ksock objects/fds; timeout in seconds (None: forever)."""
-    fds = {}
-    sets = []
-    n = 0
-    for lst in (rlist, wlist, xlist):
-        b = 0
-        for obj in lst:
-            fd = _ksock_fd(obj)
-            if fd < 0:
-                raise OSError(9)  # EBADF: not a ksock fd
-            fds[fd] = obj
-            b |= 1 << fd
-            n = max(n, fd + 1)
-        sets.append(b)
-    t = None
-    if timeout is not None:
-        us = int(timeout * 1000000)
-        t = (us // 1000000, us % 1000000)
-    r = core_sys_select(n, sets[0], sets[1], sets[2], t)
-    if isinstance(r, int):
-        raise OSError(-r)
-    return tuple([fds[fd] for fd in sorted(fds) if r[i + 1] >> fd & 1 and lst_has(lst, fds[fd])]
-                 for i, lst in enumerate((rlist, wlist, xlist)))
+    with _SYS:
+        fds = {}
+        sets = []
+        n = 0
+        for lst in (rlist, wlist, xlist):
+            b = 0
+            for obj in lst:
+                fd = _ksock_fd(obj)
+                if fd < 0:
+                    raise OSError(9)  # EBADF: not a ksock fd
+                fds[fd] = obj
+                b |= 1 << fd
+                n = max(n, fd + 1)
+            sets.append(b)
+        t = None
+        if timeout is not None:
+            us = int(timeout * 1000000)
+            t = (us // 1000000, us % 1000000)
+        r = core_sys_select(n, sets[0], sets[1], sets[2], t)
+        if isinstance(r, int):
+            raise OSError(-r)
+        return tuple([fds[fd] for fd in sorted(fds) if r[i + 1] >> fd & 1 and lst_has(lst, fds[fd])]
+                     for i, lst in enumerate((rlist, wlist, xlist)))
 
 
 def lst_has(lst, obj):

@@ -144,14 +144,20 @@ class socket(io.IOBase):
         return _ks.recvmsg_into(self._fd, [mv[:nbytes] if nbytes else mv], flags)[0]
 
     def recv(self, n, flags=0):
-        buf = bytearray(n)
-        k = _ks.recvmsg_into(self._fd, [buf], flags)[0]
-        return bytes(buf) if k == n else bytes(memoryview(buf)[:min(k, n)])
+        try:
+            buf = bytearray(n)
+            k = _ks.recvmsg_into(self._fd, [buf], flags)[0]
+            return bytes(buf) if k == n else bytes(memoryview(buf)[:min(k, n)])
+        except MemoryError:  # the buffer for the data: no MemoryError leaves a socket call
+            raise OSError(_e.ENOMEM)
 
     def recvfrom(self, n, flags=0):
-        buf = bytearray(n)
-        k, _, a = _ks.recvmsg_into(self._fd, [buf], flags)
-        data = bytes(buf) if k == n else bytes(memoryview(buf)[:min(k, n)])
+        try:
+            buf = bytearray(n)
+            k, _, a = _ks.recvmsg_into(self._fd, [buf], flags)
+            data = bytes(buf) if k == n else bytes(memoryview(buf)[:min(k, n)])
+        except MemoryError:
+            raise OSError(_e.ENOMEM)
         return data, (_ks.sockaddr_in(a[0], a[1]) if a else b"")
 
     def setsockopt(self, level, opt, value):
@@ -271,8 +277,9 @@ class socket(io.IOBase):
 
     def ioctl(self, req, arg):
         if req == _MP_STREAM_POLL:
-            _softirq.do_softirq()
-            return _fd_poll(self._fd) & (arg | _POLL_ALWAYS) if self._fd >= 0 else 0x20
+            with _ks._SYS:
+                _softirq.do_softirq()
+                return _fd_poll(self._fd) & (arg | _POLL_ALWAYS) if self._fd >= 0 else 0x20
         if req == _MP_STREAM_CLOSE:
             self.close()
             return 0

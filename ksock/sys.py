@@ -17,6 +17,33 @@ from ksock.net import socket as _sock
 from ksock.net.core import sysctl as _sysctl
 from ksock.net.ipv4 import af_inet as _af_inet  # registers PF_INET  # noqa: F401
 from ksock.net.ipv4.devinet import inet_aton, inet_ntoa
+from ksock.kernel import softirq as _softirq
+from ksock.uapi.errno import ENOMEM as _ENOMEM, ENOBUFS as _ENOBUFS
+
+
+class _syscall:
+    """The syscall boundary: `with _SYS:` around every call that enters the
+    stack. It holds local_bh_disable() meanwhile, so a background pass
+    (kernel/ksoftirqd.py) never enters the stack while the call is inside it,
+    and turns a MemoryError from deep inside into OSError(ENOMEM) -- ENOBUFS on
+    the send paths (`with _SEND:`), as Linux's sock_alloc_send_skb -- with the
+    guard released. (A `with` costs about 1 us on the unix port; a *args
+    wrapper cost 15.)"""
+
+    def __init__(self, err):
+        self.err = err
+
+    def __enter__(self):
+        _softirq.local_bh_disable()
+
+    def __exit__(self, t, v, tb):
+        _softirq.local_bh_enable()
+        if t is MemoryError:
+            raise OSError(self.err)
+
+
+_SYS = _syscall(_ENOMEM)
+_SEND = _syscall(_ENOBUFS)
 
 
 def _ret(r):
@@ -45,16 +72,19 @@ def _optval(value):
 
 
 def socket(family, type, proto=0):
-    return _ret(_sock.__sys_socket(family, type, proto))
+    with _SYS:
+        return _ret(_sock.__sys_socket(family, type, proto))
 
 
 def bind(fd, addr, addrlen=None):
-    a = _addr(addr)
-    return _ret(_sock.__sys_bind(fd, a, len(a) if addrlen is None else addrlen))
+    with _SYS:
+        a = _addr(addr)
+        return _ret(_sock.__sys_bind(fd, a, len(a) if addrlen is None else addrlen))
 
 
 def listen(fd, backlog=128):
-    return _ret(_sock.__sys_listen(fd, backlog))
+    with _SYS:
+        return _ret(_sock.__sys_listen(fd, backlog))
 
 
 def _name(r, buflen):
@@ -75,8 +105,9 @@ def getpeername(fd, buflen=None):
 
 
 def setsockopt(fd, level, optname, value, optlen=None):
-    v = _optval(value)
-    return _ret(_sock.__sys_setsockopt(fd, level, optname, v, len(v) if optlen is None else optlen))
+    with _SYS:
+        v = _optval(value)
+        return _ret(_sock.__sys_setsockopt(fd, level, optname, v, len(v) if optlen is None else optlen))
 
 
 def getsockopt(fd, level, optname, buflen=None):
@@ -88,15 +119,18 @@ def getsockopt(fd, level, optname, buflen=None):
 
 
 def shutdown(fd, how):
-    return _ret(_sock.__sys_shutdown(fd, how))
+    with _SYS:
+        return _ret(_sock.__sys_shutdown(fd, how))
 
 
 def close(fd):
-    return _ret(fdtable.close_fd(fd))
+    with _SYS:
+        return _ret(fdtable.close_fd(fd))
 
 
 def close_range(first, last=0x7FFFFFFF):
-    return _ret(fdtable.close_range(first, last))
+    with _SYS:
+        return _ret(fdtable.close_range(first, last))
 
 
 def fcntl(fd, cmd, arg=0):
@@ -116,7 +150,8 @@ def dup3(fd, fd2, flags):
 
 
 def pipe2(flags=0):
-    return _ret(_pipe.do_pipe2(flags))
+    with _SYS:
+        return _ret(_pipe.do_pipe2(flags))
 
 
 def pipe():
@@ -124,32 +159,35 @@ def pipe():
 
 
 def read(fd, n):
-    return _ret(_pipe.ksys_read(fd, n))
+    with _SYS:
+        return _ret(_pipe.ksys_read(fd, n))
 
 
 def write(fd, data):
-    return _ret(_pipe.ksys_write(fd, data))
+    with _SEND:
+        return _ret(_pipe.ksys_write(fd, data))
 
 
 def socketcall(call, args):
     """socketcall(2): args as for the direct calls (addresses as tuples or bytes)."""
-    a = list(args)
-    if call == SYS_BIND and len(a) >= 2:
-        a[1] = _addr(a[1])
-        if len(a) < 3:
-            a.append(len(a[1]))
-    elif call in (SYS_GETSOCKNAME, SYS_GETPEERNAME):
-        if len(a) == 1:
-            return _name(_sock.__sys_socketcall(call, a + [128]), None)
-        return _name(_sock.__sys_socketcall(call, a), 0)
-    elif call == SYS_SETSOCKOPT and len(a) >= 4:
-        a[3] = _optval(a[3])
-        if len(a) < 5:
-            a.append(len(a[3]))
-    elif call == SYS_GETSOCKOPT and len(a) == 3:
-        r = _ret(_sock.__sys_socketcall(call, a + [4]))
-        return struct.unpack("<i", bytes(r) + bytes(4 - len(r)))[0]
-    return _ret(_sock.__sys_socketcall(call, a))
+    with _SYS:
+        a = list(args)
+        if call == SYS_BIND and len(a) >= 2:
+            a[1] = _addr(a[1])
+            if len(a) < 3:
+                a.append(len(a[1]))
+        elif call in (SYS_GETSOCKNAME, SYS_GETPEERNAME):
+            if len(a) == 1:
+                return _name(_sock.__sys_socketcall(call, a + [128]), None)
+            return _name(_sock.__sys_socketcall(call, a), 0)
+        elif call == SYS_SETSOCKOPT and len(a) >= 4:
+            a[3] = _optval(a[3])
+            if len(a) < 5:
+                a.append(len(a[3]))
+        elif call == SYS_GETSOCKOPT and len(a) == 3:
+            r = _ret(_sock.__sys_socketcall(call, a + [4]))
+            return struct.unpack("<i", bytes(r) + bytes(4 - len(r)))[0]
+        return _ret(_sock.__sys_socketcall(call, a))
 
 
 # ---- process: limits and capabilities ------------------------------------------
@@ -186,25 +224,29 @@ def sysctl_all():
 # ---- the data path: connect, send*, recv* ------------------------------------------
 
 def connect(fd, addr, addrlen=None):
-    a = _addr(addr)
-    return _ret(_sock.__sys_connect(fd, a, len(a) if addrlen is None else addrlen))
+    with _SYS:
+        a = _addr(addr)
+        return _ret(_sock.__sys_connect(fd, a, len(a) if addrlen is None else addrlen))
 
 
 def sendto(fd, data, flags=0, addr=None, addrlen=None):
-    if addr is None:
-        return _ret(_sock.__sys_sendto(fd, data, flags))
-    a = _addr(addr)
-    return _ret(_sock.__sys_sendto(fd, data, flags, a, len(a) if addrlen is None else addrlen))
+    with _SEND:
+        if addr is None:
+            return _ret(_sock.__sys_sendto(fd, data, flags))
+        a = _addr(addr)
+        return _ret(_sock.__sys_sendto(fd, data, flags, a, len(a) if addrlen is None else addrlen))
 
 
 def send(fd, data, flags=0):
-    return _ret(_sock.__sys_sendto(fd, data, flags))
+    with _SEND:
+        return _ret(_sock.__sys_sendto(fd, data, flags))
 
 
 def sendmsg(fd, iov, flags=0, addr=None):
-    a = None if addr is None else _addr(addr)
-    m = _sock.msghdr(list(iov), a, 0 if a is None else len(a))
-    return _ret(_sock.__sys_sendmsg(fd, m, flags))
+    with _SEND:
+        a = None if addr is None else _addr(addr)
+        m = _sock.msghdr(list(iov), a, 0 if a is None else len(a))
+        return _ret(_sock.__sys_sendmsg(fd, m, flags))
 
 
 def _sockaddr_tuple(a):
@@ -215,9 +257,10 @@ def _sockaddr_tuple(a):
 
 def recvmsg_into(fd, buffers, flags=0):
     """(nbytes, msg_flags, (host, port)) as CPython's socket.recvmsg_into."""
-    m = _sock.msghdr(list(buffers))
-    n = _ret(_sock.__sys_recvmsg(fd, m, flags))
-    return n, m.msg_flags, _sockaddr_tuple(m.msg_name)
+    with _SYS:
+        m = _sock.msghdr(list(buffers))
+        n = _ret(_sock.__sys_recvmsg(fd, m, flags))
+        return n, m.msg_flags, _sockaddr_tuple(m.msg_name)
 
 
 def recvfrom_into(fd, buf, nbytes=0, flags=0):
@@ -227,9 +270,10 @@ def recvfrom_into(fd, buf, nbytes=0, flags=0):
 
 
 def recvfrom(fd, bufsize, flags=0):
-    buf = bytearray(bufsize)
-    n, _, a = recvmsg_into(fd, [buf], flags)
-    return bytes(buf[:min(n, bufsize)]), a
+    with _SYS:
+        buf = bytearray(bufsize)
+        n, _, a = recvmsg_into(fd, [buf], flags)
+        return bytes(buf[:min(n, bufsize)]), a
 
 
 def recv(fd, bufsize, flags=0):
@@ -238,11 +282,12 @@ def recv(fd, bufsize, flags=0):
 
 def accept4(fd, flags=0, buflen=None):
     """(newfd, (host, port)); with buflen: (newfd, (the first buflen bytes, len))."""
-    r = _ret(_sock.__sys_accept4(fd, 128 if buflen is None else buflen, flags))
-    if buflen is not None:
-        return r
-    b = r[1][0]
-    return r[0], (inet_ntoa(b[4:8]), (b[2] << 8) | b[3])
+    with _SYS:
+        r = _ret(_sock.__sys_accept4(fd, 128 if buflen is None else buflen, flags))
+        if buflen is not None:
+            return r
+        b = r[1][0]
+        return r[0], (inet_ntoa(b[4:8]), (b[2] << 8) | b[3])
 
 
 def accept(fd):
@@ -275,33 +320,36 @@ def poll(fds, timeout=-1):
     """poll(2): fds is a list of (fd, events); returns [(fd, revents)] for the
     entries with revents != 0, in order (as CPython's poll object). timeout in
     ms, negative = forever. Bad fds give POLLNVAL, negative fds are skipped."""
-    t = [[fd, ev, 0] for fd, ev in fds]
-    _ret(_select.do_sys_poll(t, -1 if timeout is None else timeout))
-    return [(p[0], p[2]) for p in t if p[2]]
+    with _SYS:
+        t = [[fd, ev, 0] for fd, ev in fds]
+        _ret(_select.do_sys_poll(t, -1 if timeout is None else timeout))
+        return [(p[0], p[2]) for p in t if p[2]]
 
 
 def select(nfds, rfds, wfds, xfds, timeout=None):
     """select(2) on fd sets given as ints (bitmaps) or iterables of fds.
     Returns (n, r, w, x, left): the ready sets in the same form as given, and
     the time left as (sec, usec) (None without a timeout), as Linux updates it."""
-    def bits(s):
-        if isinstance(s, int):
-            return s
-        b = 0
-        for fd in s or ():
-            b |= 1 << fd
-        return b
-
-    def back(s, b):
-        if isinstance(s, int):
+    with _SYS:
+        def bits(s):
+            if isinstance(s, int):
+                return s
+            b = 0
+            for fd in s or ():
+                b |= 1 << fd
             return b
-        return [fd for fd in (s or ()) if b >> fd & 1]
-    r = _ret(_select.core_sys_select(nfds, bits(rfds), bits(wfds), bits(xfds), timeout))
-    return r[0], back(rfds, r[1]), back(wfds, r[2]), back(xfds, r[3]), r[4]
+
+        def back(s, b):
+            if isinstance(s, int):
+                return b
+            return [fd for fd in (s or ()) if b >> fd & 1]
+        r = _ret(_select.core_sys_select(nfds, bits(rfds), bits(wfds), bits(xfds), timeout))
+        return r[0], back(rfds, r[1]), back(wfds, r[2]), back(xfds, r[3]), r[4]
 
 
 def epoll_create1(flags=0):
-    return _ret(_ep.do_epoll_create(flags))
+    with _SYS:
+        return _ret(_ep.do_epoll_create(flags))
 
 
 def epoll_create(size=1):
@@ -312,27 +360,30 @@ def epoll_create(size=1):
 
 def epoll_ctl(epfd, op, fd, events=0, data=None):
     """data defaults to fd (CPython's epoll.register does the same)."""
-    return _ret(_ep.do_epoll_ctl(epfd, op, fd, events, fd if data is None else data))
+    with _SYS:
+        return _ret(_ep.do_epoll_ctl(epfd, op, fd, events, fd if data is None else data))
 
 
 def epoll_wait(epfd, maxevents=16, timeout=-1):
     """[(data, events)], at most maxevents."""
-    return _ret(_ep.do_epoll_wait(epfd, maxevents, -1 if timeout is None else timeout))
+    with _SYS:
+        return _ret(_ep.do_epoll_wait(epfd, maxevents, -1 if timeout is None else timeout))
 
 
 def ioctl(fd, cmd, arg=0):
-    f = fdtable.fdget(fd)
-    if f is None:
-        raise OSError(9)  # EBADF
-    if cmd == FIONBIO and _sock.sock_from_file(f) is None:
-        f.f_flags = (f.f_flags | O_NONBLOCK) if arg else (f.f_flags & ~O_NONBLOCK)  # noqa: F405
-        return 0
-    if cmd == FIONREAD and f.f_op is _pipe.read_pipefifo_fops:
-        return f.private_data.len
-    r = f.f_op.ioctl(f, cmd, arg)
-    if r == -95 and _sock.sock_from_file(f) is None:  # EOPNOTSUPP from a non-socket
-        r = -25  # ENOTTY
-    return _ret(r)
+    with _SYS:
+        f = fdtable.fdget(fd)
+        if f is None:
+            raise OSError(9)  # EBADF
+        if cmd == FIONBIO and _sock.sock_from_file(f) is None:
+            f.f_flags = (f.f_flags | O_NONBLOCK) if arg else (f.f_flags & ~O_NONBLOCK)  # noqa: F405
+            return 0
+        if cmd == FIONREAD and f.f_op is _pipe.read_pipefifo_fops:
+            return f.private_data.len
+        r = f.f_op.ioctl(f, cmd, arg)
+        if r == -95 and _sock.sock_from_file(f) is None:  # EOPNOTSUPP from a non-socket
+            r = -25  # ENOTTY
+        return _ret(r)
 
 
 def fstat(fd):
@@ -361,7 +412,8 @@ def fdinfo(fd):
 
 
 def socketpair(family=1, type=1, proto=0):
-    return _ret(_sock.__sys_socketpair(family, type, proto))
+    with _SYS:
+        return _ret(_sock.__sys_socketpair(family, type, proto))
 
 
 # AF_UNIX addresses: a str path, or bytes starting with NUL (abstract name).

@@ -141,7 +141,14 @@ def do_pollfd(pfd, pt):
     return mask
 
 
-_sock_fops = None  # socket_file_ops (net/socket.py imports this file: looked up on first use)
+_sock_fops = None  # socket_file_ops, registered by net/socket.py (lower layers never import upper ones)
+
+
+def poll_register_sock_fops(fops):
+    """net/socket.py at import: files with these f_op are asked through
+    sock->ops->poll directly when nothing is to be registered."""
+    global _sock_fops
+    _sock_fops = fops
 
 
 def do_poll(fds, pwq, end):
@@ -150,11 +157,7 @@ def do_poll(fds, pwq, end):
     timeout is zero ("optimise the no-wait case") nor once an fd is ready
     (pt->_qproc = NULL); a socket that registers nothing is asked through its
     proto_ops directly (sock_poll without poll_wait)."""
-    global _sock_fops
     sfops = _sock_fops
-    if sfops is None:
-        from ksock.net import socket as _s
-        sfops = _sock_fops = _s.socket_file_ops
     pt = pwq.pt
     timed_out = False
     if end is not None and _left(end) == 0:

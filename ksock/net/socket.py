@@ -3,7 +3,7 @@
 # Everything answers 0/value or a negative errno; ksock.sys raises OSError.
 from ksock.compat import const, PLATFORM
 from ksock.uapi.errno import (EINVAL, EAFNOSUPPORT, ENFILE, ENOBUFS, EEXIST, ENOTSOCK, EBADF,
-                              EOPNOTSUPP, EFAULT, ENOSYS, ECONNABORTED)
+                              EOPNOTSUPP, EFAULT, ENOSYS, ECONNABORTED, EAGAIN, EINPROGRESS)
 from ksock.uapi.socket import (NPROTO, SOCK_MAX, SOCK_TYPE_MASK, SOCK_NONBLOCK, SOCK_CLOEXEC,
                                AF_INET, AF_PACKET, SOCK_PACKET, SS_UNCONNECTED, SS_FREE, SOL_SOCKET,
                                SOCKADDR_STORAGE_SIZE, SYS_SOCKET, SYS_BIND, SYS_LISTEN,
@@ -14,7 +14,7 @@ from ksock.fs import fdtable
 from ksock.kernel import softirq
 from ksock.net.core import sysctl
 from ksock.net.core.sock import sock_setsockopt, sock_getsockopt, sk_sleep
-from ksock.fs.select import poll_wait
+from ksock.fs.select import poll_wait, poll_register_sock_fops
 from ksock.fs.eventpoll import eventpoll_release
 
 S_IFSOCK = const(0o140000)
@@ -215,19 +215,39 @@ def _file_flags(f, flags):
     return flags | MSG_DONTWAIT if f.f_flags & O_NONBLOCK else flags
 
 
+# Progress from syscalls (kernel/softirq.py): a call that would answer EAGAIN
+# runs one softirq pass and asks again once (the frames an interrupt would have
+# brought in by now); a send runs one after queueing (ACKs, window updates).
+# Blocking calls spin the loop in their own waits.
+
+def sock_sendmsg(sock, msg, flags):
+    r = sock.ops.sendmsg(sock, msg, flags)
+    if r == -EAGAIN:
+        if softirq.do_softirq():
+            r = sock.ops.sendmsg(sock, msg, flags)
+    elif r > 0:
+        softirq.do_softirq()
+    return r
+
+
+def sock_recvmsg(sock, msg, flags):
+    r = sock.ops.recvmsg(sock, msg, flags)
+    if r == -EAGAIN and softirq.do_softirq():
+        r = sock.ops.recvmsg(sock, msg, flags)
+    return r
+
+
 def sock_read(f, n):
     sock = f.private_data
     buf = bytearray(n)
     m = msghdr([buf])
-    r = sock.ops.recvmsg(sock, m, _file_flags(f, 0))
+    r = sock_recvmsg(sock, m, _file_flags(f, 0))
     return r if r < 0 else bytes(buf[:r])
 
 
 def sock_write(f, data):
     sock = f.private_data
-    r = sock.ops.sendmsg(sock, msghdr([data]), _file_flags(f, 0))
-    softirq.local_bh_enable()
-    return r
+    return sock_sendmsg(sock, msghdr([data]), _file_flags(f, 0))
 
 
 def sock_poll(f, pt=None):
@@ -284,6 +304,7 @@ def sock_show_fdinfo(f):
 
 socket_file_ops = fdtable.file_operations("socket", read=sock_read, write=sock_write, poll=sock_poll,
                                           ioctl=sock_ioctl, release=sock_close)
+poll_register_sock_fops(socket_file_ops)
 
 
 def sock_alloc_file(sock, flags):
@@ -462,7 +483,10 @@ def __sys_connect(fd, uaddr, addrlen):
     k, err = move_addr_to_kernel(uaddr, addrlen)
     if err < 0:
         return err
-    return sock.ops.connect(sock, k, addrlen, sock.file.f_flags)
+    r = sock.ops.connect(sock, k, addrlen, sock.file.f_flags)
+    if r == -EINPROGRESS:
+        softirq.do_softirq()  # the SYN (and its ARP) went out; let the answer in
+    return r
 
 
 def __sys_sendto(fd, buf, flags, uaddr=None, addrlen=0):
@@ -474,9 +498,7 @@ def __sys_sendto(fd, buf, flags, uaddr=None, addrlen=0):
         k, err = move_addr_to_kernel(uaddr, addrlen)
         if err < 0:
             return err
-    r = sock.ops.sendmsg(sock, msghdr([buf], k, addrlen), _file_flags(sock.file, flags))
-    softirq.local_bh_enable()
-    return r
+    return sock_sendmsg(sock, msghdr([buf], k, addrlen), _file_flags(sock.file, flags))
 
 
 def __sys_sendmsg(fd, msg, flags):
@@ -490,9 +512,7 @@ def __sys_sendmsg(fd, msg, flags):
         if err < 0:
             return err
         msg.msg_name = k
-    r = sock.ops.sendmsg(sock, msg, _file_flags(sock.file, flags))
-    softirq.local_bh_enable()
-    return r
+    return sock_sendmsg(sock, msg, _file_flags(sock.file, flags))
 
 
 def __sys_recvmsg(fd, msg, flags):
@@ -502,7 +522,7 @@ def __sys_recvmsg(fd, msg, flags):
         return err
     if len(msg.msg_iov) > UIO_MAXIOV:
         return -EINVAL
-    return sock.ops.recvmsg(sock, msg, _file_flags(sock.file, flags))
+    return sock_recvmsg(sock, msg, _file_flags(sock.file, flags))
 
 
 def __sys_accept4(fd, ulen, flags):
@@ -523,7 +543,10 @@ def __sys_accept4(fd, ulen, flags):
     if newfd < 0:
         sock_release(newsock)
         return newfd
-    err = sock.ops.accept(sock, newsock, sock.file.f_flags | (flags & O_NONBLOCK))
+    fl = sock.file.f_flags | (flags & O_NONBLOCK)
+    err = sock.ops.accept(sock, newsock, fl)
+    if err == -EAGAIN and softirq.do_softirq():
+        err = sock.ops.accept(sock, newsock, fl)
     if err < 0:
         fdtable.put_unused_fd(newfd)
         sock_release(newsock)

@@ -391,7 +391,7 @@ def tcp_connect_init(sk, rt, rcv_wscale=-1):
     """Rings, MSS, window scale and pseudo-header sum for a connection on route
     `rt`. -ENOBUFS when the heap cannot hold the rings (boards)."""
     rsize = tcp_rcv_ring_size(sk)
-    for attempt in (0, 1):
+    for attempt in (0, 1, 2):
         try:
             sk.rcv_ring = ring_alloc(rsize)
             sk.snd_ring = ring_alloc(tcp_snd_ring_size(sk))
@@ -399,8 +399,13 @@ def tcp_connect_init(sk, rt, rcv_wscale=-1):
         except MemoryError:
             ring_free(sk.rcv_ring)
             sk.rcv_ring = sk.snd_ring = None
-            if attempt:
+            if attempt == 2:
                 return -105  # ENOBUFS: the caller counts it (ListenDrops, connect error)
+            if attempt:
+                # the pool's idle rings of other sizes (seen: 8 x 2 KB while a 4.5 KB
+                # send ring found no room in 31 KB free) go back to the heap
+                _rings.clear()
+                _rings_n[0] = 0
             import gc
             gc.collect()  # a fragmented board heap often has room after a collection
     sk.rcv_size = rsize
