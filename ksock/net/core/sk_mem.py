@@ -224,9 +224,16 @@ def _release(sk, kind, ring, s):
         _chunk_put(cid)
 
 
-def ring_release(sk, kind, ring, size, i, n, head, used):
+def _hits(a, b, p, n, size):
+    """Does slot [a, b) meet the circular range [p, p+n) of a ring of `size`?"""
+    return n > 0 and ((a - p) % size < n or (p - a) % size < b - a)
+
+
+def ring_release(sk, kind, ring, size, i, n, head, used, ofo=None, base=0):
     """Give back the chunks of slots touched by [i, i+n) that hold none of the
-    live bytes [head, head+used) (after a read, an ACK, or an ofo prune)."""
+    live bytes: [head, head+used), and each out-of-order range [s, e) of `ofo`
+    (sequence numbers, `base` being the sequence at head). After a read, an
+    ACK, or an ofo prune."""
     if n <= 0:
         return
     s = i >> CHUNK_SHIFT
@@ -238,7 +245,13 @@ def ring_release(sk, kind, ring, size, i, n, head, used):
             b = a + CHUNK
             if b > size:
                 b = size
-            if not used or ((a - head) % size >= used and (head - a) % size >= b - a):
+            live = _hits(a, b, head, used, size)
+            if not live and ofo:
+                for r in ofo:
+                    if _hits(a, b, (head + r[0] - base) % size, r[1] - r[0], size):
+                        live = True
+                        break
+            if not live:
                 _release(sk, kind, ring, s)
         if s == last:
             return

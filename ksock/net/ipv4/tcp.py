@@ -362,6 +362,8 @@ def tcp_cleanup_rbuf(sk):
         free = sk.copied_seq + size - sk.rcv_nxt
         if free < sk.rcv_mss and free < (size >> 1):
             free = 0
+        if free > sk.rcv_ssthresh:
+            free = sk.rcv_ssthresh  # what tcp_select_window would offer (memory pressure)
         if free and free >= 2 * cur:
             tcp_output.tcp_send_ack(sk)
 
@@ -370,19 +372,11 @@ def _copy_out(sk, buf, boff, seqoff, k):
     sk_mem.ring_read(sk.rcv_ring, sk.rcv_size, (sk.rcv_head + seqoff) % sk.rcv_size, buf, boff, k)
 
 
-def tcp_rcv_used(sk):
-    """Ring bytes from copied_seq to the end of the last data held (ofo included)."""
-    end = sk.rcv_nxt - sk.rcv_fin
-    ofo = sk.ofo
-    if ofo and ofo[-1][1] > end:
-        end = ofo[-1][1]
-    return end - sk.copied_seq
-
-
-def tcp_rcv_consumed(sk, old_head, m):
-    """m bytes were copied to the user: their chunks go back to the pool."""
-    sk_mem.ring_release(sk, sk_mem.SK_MEM_RECV, sk.rcv_ring, sk.rcv_size, old_head, m,
-                        sk.rcv_head, tcp_rcv_used(sk))
+def tcp_rcv_release(sk, i, n):
+    """Chunks of ring positions [i, i+n) holding no byte still to be read (in
+    order or out of order) go back to the pool."""
+    sk_mem.ring_release(sk, sk_mem.SK_MEM_RECV, sk.rcv_ring, sk.rcv_size, i, n, sk.rcv_head,
+                        sk.rcv_nxt - sk.rcv_fin - sk.copied_seq, sk.ofo, sk.copied_seq)
 
 
 def tcp_recvmsg(sk, msg, flags):
@@ -422,7 +416,7 @@ def tcp_recvmsg(sk, msg, flags):
                     h = sk.rcv_head
                     sk.copied_seq += m
                     sk.rcv_head = (h + m) % sk.rcv_size
-                    tcp_rcv_consumed(sk, h, m)
+                    tcp_rcv_release(sk, h, m)  # read out: chunks back to the pool
             copied += k
             if copied >= target:
                 break

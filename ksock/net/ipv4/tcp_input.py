@@ -146,13 +146,10 @@ def tcp_prune_ofo_queue(sk, seq):
     XMIB.OfoPruned += 1
     size = sk.rcv_size
     while ofo and ofo[-1][0] > seq:
-        old = tcp.tcp_rcv_used(sk)
         r = ofo.pop()
         if sk.ofo_fin == r[1]:
             sk.ofo_fin = -1
-        used = tcp.tcp_rcv_used(sk)
-        sk_mem.ring_release(sk, sk_mem.SK_MEM_RECV, sk.rcv_ring, size, (sk.rcv_head + used) % size,
-                            old - used, sk.rcv_head, used)
+        tcp.tcp_rcv_release(sk, (sk.rcv_head + r[0] - sk.copied_seq) % size, r[1] - r[0])
         if sk_mem.sk_rmem_schedule(sk, 1) and not sk_mem.tcp_memory.pressure:
             break
     return True
