@@ -15,8 +15,9 @@ CHUNK_SHIFT = const(11)
 PAGE_SHIFT = const(12)  # sysctl tcp_mem/udp_mem and sockstat `mem` are in 4 KB pages, as Linux
 SK_MEM_RECV = const(0)
 SK_MEM_SEND = const(1)
-# free chunks kept when nothing is charged (sk_mem_reclaim gives the rest back)
-POOL_KEEP = const(8) if PLATFORM == "linux" else const(2)
+# chunks made at init and kept when nothing is charged (sk_mem_reclaim gives the
+# rest back): a board whose heap has fragmented still has whole 2 KB chunks
+POOL_KEEP = const(8) if PLATFORM == "linux" else const(4)
 
 _chunks = []  # chunk id - 1 -> bytearray(CHUNK); a slot holding 0 has no chunk
 _free = []  # ids of chunks in no ring
@@ -69,6 +70,9 @@ def tcp_init_mem():
         limit = 2
     m0 = limit // 4 * 3 or 1
     tab["net.ipv4.udp_mem"] = (m0, limit, m0 * 2)
+    while len(_chunks) < POOL_KEEP:
+        _chunks.append(bytearray(CHUNK))
+        _free.append(len(_chunks))
 
 
 def sk_enter_memory_pressure(prot):
@@ -341,22 +345,22 @@ def ring_get_skb(ring, size, i, skb, doff, n, store_bits):
 
 
 # ---- admission of new connections -------------------------------------------------------
-# ksock's own (Linux's slab has no such limit): a connection's state costs heap
-# beside the pool, so a SYN is refused when the heap could no longer hold both
-# this state and the pool's growth up to the pressure threshold of tcp_mem.
-SK_STATE_RESERVE = const(4096) if PLATFORM == "linux" else const(2048)
+# ksock's own beside Linux's tcp_out_of_memory: a connection's state costs heap
+# (Linux's slab has room, a MicroPython heap may not), so a SYN is refused when
+# the heap could not hold one more connection's state plus the one chunk each
+# way that forced scheduling gives any connection.
+SK_STATE_RESERVE = const(4096) if PLATFORM == "linux" else const(1536)
 
 
 def tcp_may_admit():
     """False when a new connection must be refused: TCP memory over tcp_mem's
-    max (tcp_out_of_memory), or no heap left for one more connection's state."""
-    limits = sysctl.sysctl(tcp_memory.mem)
-    if pages(tcp_memory.allocated) > limits[2]:
+    max (tcp_out_of_memory), or no heap left for one more connection."""
+    if pages(tcp_memory.allocated) > sysctl.sysctl(tcp_memory.mem)[2]:
         return False
     if not MICROPYTHON:
         return True
     import gc
-    growth = (limits[1] << PAGE_SHIFT) - len(_chunks) * CHUNK
-    if growth < 0:
-        growth = 0
-    return gc.mem_free() >= growth + SK_STATE_RESERVE
+    if gc.mem_free() >= SK_STATE_RESERVE + 2 * CHUNK:
+        return True
+    gc.collect()  # rare: only when the heap looks full
+    return gc.mem_free() >= SK_STATE_RESERVE + 2 * CHUNK
