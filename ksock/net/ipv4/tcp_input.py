@@ -83,17 +83,19 @@ def _ring_put(sk, skb, poff, seq, n, inorder):
     ring = sk.rcv_ring
     size = sk.rcv_size
     i = (sk.rcv_head + (seq - sk.copied_seq)) % size
+    k = n
     need = sk_mem.ring_missing(ring, size, i, n)
-    ok = True
-    if need and tcp_try_rmem_schedule(sk, need, seq) < 0:
-        # an empty receive queue is always given memory (sk_forced_mem_schedule)
-        ok = inorder and sk.rcv_nxt - sk.rcv_fin == sk.copied_seq
-    k = sk_mem.ring_ensure(sk, sk_mem.SK_MEM_RECV, ring, size, i, n, ok)
-    if k < n:
-        if inorder:
-            XMIB.TCPRcvQDrop += 1
-        else:
-            XMIB.TCPOFODrop += 1
+    if need:  # (the common case of a segment landing in chunks held already skips this)
+        ok = True
+        if tcp_try_rmem_schedule(sk, need, seq) < 0:
+            # an empty receive queue is always given memory (sk_forced_mem_schedule)
+            ok = inorder and sk.rcv_nxt - sk.rcv_fin == sk.copied_seq
+        k = sk_mem.ring_ensure(sk, sk_mem.SK_MEM_RECV, ring, size, i, n, ok)
+        if k < n:
+            if inorder:
+                XMIB.TCPRcvQDrop += 1
+            else:
+                XMIB.TCPOFODrop += 1
     if k > 0:
         sk_mem.ring_put_skb(ring, size, i, skb, poff, k, skbuff.skb_copy_bits)
     return k
