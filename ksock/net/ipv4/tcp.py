@@ -108,7 +108,7 @@ class tcp_sock(icsk.inet_connection_sock):
     copied_seq = 0  # what the user has read
     rcv_ring = None
     rcv_size = 0
-    rcv_ssthresh = 0  # the window offered at most (tcp_select_window); clamped under memory pressure
+    rcv_ssthresh = 0  # the window offered at most (tcp_select_window) once memory pressure clamped it; 0: the ring
     rcv_head = 0  # ring index of the byte at copied_seq
     rcv_fin = 0  # 1 once the peer's FIN is in order (it takes a sequence number)
     ofo = None  # [[start, end], ...] out-of-order ranges already in the ring
@@ -362,7 +362,7 @@ def tcp_cleanup_rbuf(sk):
         free = sk.copied_seq + size - sk.rcv_nxt
         if free < sk.rcv_mss and free < (size >> 1):
             free = 0
-        if free > sk.rcv_ssthresh:
+        if sk.rcv_ssthresh and free > sk.rcv_ssthresh:
             free = sk.rcv_ssthresh  # what tcp_select_window would offer (memory pressure)
         if free and free >= 2 * cur:
             tcp_output.tcp_send_ack(sk)

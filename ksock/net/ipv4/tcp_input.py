@@ -116,7 +116,7 @@ def tcp_clamp_window(sk):
     """The socket holds more than its buffer: offer at most 2 MSS from now on."""
     sk.ack_quick = 0
     m = 2 * sk.advmss
-    if sk.rcv_ssthresh > m:
+    if not sk.rcv_ssthresh or sk.rcv_ssthresh > m:
         sk.rcv_ssthresh = m
 
 
@@ -160,7 +160,7 @@ def tcp_prune_ofo_queue(sk, seq):
 def tcp_grow_window(sk):
     """Out of memory pressure the offered window grows back by 2 MSS per
     segment up to the ring (tcp_grow_window)."""
-    if sk.rcv_ssthresh < sk.rcv_size and not sk_mem.tcp_memory.pressure:
+    if sk.rcv_ssthresh and sk.rcv_ssthresh < sk.rcv_size and not sk_mem.tcp_memory.pressure:
         w = sk.rcv_ssthresh + 2 * sk.advmss
         sk.rcv_ssthresh = w if w < sk.rcv_size else sk.rcv_size
 
@@ -332,7 +332,8 @@ def tcp_ack(sk, ack, seq, win, plen, flags):
             tcp_send_challenge_ack(sk)  # RFC 5961 5.2
             return -1
         return 0
-    sk.probes_out = 0  # Linux's tcp_ack: any acceptable ACK (a probe's answer) proves the peer alive
+    if sk.probes_out:  # (a write only when set: an instance attribute costs heap per connection)
+        sk.probes_out = 0  # Linux's tcp_ack: any acceptable ACK (a probe's answer) proves the peer alive
     nwin = win << sk.snd_wscale
     changed = 0
     if ack > una or seq > sk.snd_wl1 or (seq == sk.snd_wl1 and nwin > sk.snd_wnd):
@@ -355,9 +356,12 @@ def tcp_ack(sk, ack, seq, win, plen, flags):
     if sk.rtt_seq and ack >= sk.rtt_seq:
         tcp_rtt_estimator(sk, ktime.clock.diff(ktime.clock.now_ms(), sk.rtt_ts))
         sk.rtt_seq = 0
-    sk.backoff = 0
-    sk.retransmits = 0
-    sk.probes_out = 0
+    if sk.backoff:
+        sk.backoff = 0
+    if sk.retransmits:
+        sk.retransmits = 0
+    if sk.probes_out:
+        sk.probes_out = 0
     end = ack if ack < sk.write_seq else sk.write_seq
     d = end - sk.snd_base
     if d > 0:

@@ -86,7 +86,7 @@ def tcp_select_window(sk):
             tcp_adjust_rcv_ssthresh(sk)
         if free < sk.rcv_mss:
             free = 0
-    if free > sk.rcv_ssthresh:
+    if sk.rcv_ssthresh and free > sk.rcv_ssthresh:
         free = sk.rcv_ssthresh
     cur = tcp_receive_window(sk)
     ws = sk.rcv_wscale
@@ -102,7 +102,7 @@ def tcp_select_window(sk):
 def tcp_adjust_rcv_ssthresh(sk):
     """Memory pressure: the window offered stops at 4 MSS (tcp_adjust_rcv_ssthresh)."""
     m = 4 * sk.advmss
-    if sk.rcv_ssthresh > m:
+    if not sk.rcv_ssthresh or sk.rcv_ssthresh > m:
         sk.rcv_ssthresh = m
 
 
@@ -375,12 +375,14 @@ def tcp_connect_init(sk, rt, rcv_wscale=-1):
     sk_mem.tcp_memory.sockets += 1
     sk.rcv_size = rsize
     sk.snd_size = ssize
-    sk.rcv_ssthresh = rsize
     sk.sk_dst = rt
-    sk.advmss = tcp_advmss(sk, rt)
+    m = tcp_advmss(sk, rt)
+    if m != sk.advmss:
+        sk.advmss = m
     sk.rcv_mss = sk.advmss if sk.advmss < 536 else 536
     if rcv_wscale >= 0:
-        sk.rcv_wscale = rcv_wscale
+        if rcv_wscale != sk.rcv_wscale:
+            sk.rcv_wscale = rcv_wscale
     elif sysctl.sysctl("net.ipv4.tcp_window_scaling"):
         sk.rcv_wscale = tcp_rcv_wscale(rsize)
         sk.wscale_ok = 1  # offered; cleared if the SYN-ACK has none
