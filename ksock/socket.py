@@ -17,7 +17,7 @@ import ksock.sys as _ks
 from ksock.fs import fdtable as _fdtable
 from ksock.kernel import softirq as _softirq
 from ksock.uapi import errno as _e
-from ksock.compat import const
+from ksock.compat import const, PLATFORM as _PLATFORM
 
 AF_UNIX = const(1)
 AF_INET = const(2)
@@ -74,6 +74,20 @@ def _fd_poll(fd):
         return 0x20  # POLLNVAL
     op = f.f_op.poll
     return 0 if op is None else op(f)
+
+
+# recv(n)/recvfrom(n) land here first, so a large n costs no n-byte buffer
+_SCRATCH_N = const(16384) if _PLATFORM == "linux" else const(2048)
+_scratch = bytearray(_SCRATCH_N)
+_scratch_mv = memoryview(_scratch)
+
+
+def _inq(fd):
+    """FIONREAD: bytes queued (a stream) or the next datagram's size; 0 if unknown."""
+    try:
+        return _ks.ioctl(fd, 0x541B)
+    except OSError:
+        return 0
 
 
 class socket(io.IOBase):
@@ -144,21 +158,36 @@ class socket(io.IOBase):
         return _ks.recvmsg_into(self._fd, [mv[:nbytes] if nbytes else mv], flags)[0]
 
     def recv(self, n, flags=0):
+        return self._recv(n, flags)[0]
+
+    def recvfrom(self, n, flags=0):
+        data, a = self._recv(n, flags)
+        return data, (_ks.sockaddr_in(a[0], a[1]) if a else b"")
+
+    def _recv(self, n, flags):
+        """Allocate only what is returned: read into the shared scratch buffer
+        when it is big enough, else ask FIONREAD what is queued (waiting for it
+        with a 1-byte MSG_PEEK) and allocate exactly that."""
         try:
-            buf = bytearray(n)
-            k = _ks.recvmsg_into(self._fd, [buf], flags)[0]
-            return bytes(buf) if k == n else bytes(memoryview(buf)[:min(k, n)])
+            return self._recv_alloc(n, flags)
         except MemoryError:  # the buffer for the data: no MemoryError leaves a socket call
             raise OSError(_e.ENOMEM)
 
-    def recvfrom(self, n, flags=0):
-        try:
-            buf = bytearray(n)
-            k, _, a = _ks.recvmsg_into(self._fd, [buf], flags)
-            data = bytes(buf) if k == n else bytes(memoryview(buf)[:min(k, n)])
-        except MemoryError:
-            raise OSError(_e.ENOMEM)
-        return data, (_ks.sockaddr_in(a[0], a[1]) if a else b"")
+    def _recv_alloc(self, n, flags):
+        fd = self._fd
+        if n > _SCRATCH_N or flags & MSG_WAITALL:
+            q = _inq(fd)
+            if not q and not flags & MSG_WAITALL:
+                _ks.recvmsg_into(fd, [_scratch_mv[:1]], flags | MSG_PEEK)  # blocks as recv would
+                q = _inq(fd)
+            m = n if flags & MSG_WAITALL or q > n else q
+            if m > _SCRATCH_N:
+                buf = bytearray(m)
+                k, _, a = _ks.recvmsg_into(fd, [buf], flags)
+                return (bytes(buf) if k == m else bytes(memoryview(buf)[:min(k, m)])), a
+            n = m if m else _SCRATCH_N
+        k, _, a = _ks.recvmsg_into(fd, [_scratch_mv[:n]], flags)
+        return bytes(_scratch_mv[:min(k, n)]), a
 
     def setsockopt(self, level, opt, value):
         _ks.setsockopt(self._fd, level, opt, value)

@@ -155,6 +155,7 @@ class sock:
     sk_socket = None
     sk_wq = None
     sk_wmem_alloc = 0  # bytes sent but not yet freed by the driver
+    sk_rmem_alloc = 0  # bytes of receive buffer charged (TCP: chunks of sk_mem's pool)
     sk_wmem_queued = 0  # stream sockets: bytes on the write queue
     sk_state_change = staticmethod(sock_def_wakeup)
     sk_data_ready = staticmethod(sock_def_readable)

@@ -17,6 +17,9 @@ _tab = {
     "net.core.wmem_max": 8192 if _BOARD else 212992,
     "net.ipv4.tcp_rmem": (1024, 4096, 8192) if _BOARD else (4096, 131072, 33554432),
     "net.ipv4.tcp_wmem": (1024, 2048, 8192) if _BOARD else (4096, 16384, 4194304),
+    # tcp_mem / udp_mem (pages): recomputed from the heap by sk_mem.tcp_init_mem at stack init
+    "net.ipv4.tcp_mem": (96, 128, 192),
+    "net.ipv4.udp_mem": (48, 64, 96),
     "net.ipv4.tcp_max_syn_backlog": 16 if _BOARD else 2048,
     "net.ipv4.tcp_syncookies": 1,
     "net.ipv4.tcp_keepalive_time": 7200,
@@ -79,6 +82,8 @@ _check = {
     "net.core.wmem_max": _minmax(256, INT_MAX),
     "net.ipv4.tcp_rmem": _triple,
     "net.ipv4.tcp_wmem": _triple,
+    "net.ipv4.tcp_mem": _triple,
+    "net.ipv4.udp_mem": _triple,
     "net.ipv4.tcp_max_syn_backlog": _minmax(-INT_MAX - 1, INT_MAX),
     "net.ipv4.tcp_syncookies": _minmax(0, 2),
     "net.ipv4.tcp_keepalive_time": _minmax(1, INT_MAX),

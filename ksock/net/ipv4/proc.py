@@ -41,7 +41,8 @@ tcpext = _Mib("TcpExt", ("SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed",
                          "TCPReqQFullDoCookies", "TCPReqQFullDrop", "TCPChallengeACK",
                          "TCPSYNChallenge", "TCPOFOQueue", "TCPOFODrop", "TCPZeroWindowDrop",
                          "TCPRcvQDrop", "TCPKeepAlive", "TCPTimeWaitOverflow", "PAWSEstab",
-                         "TCPACKSkippedSynRecv", "TCPWinProbe", "TCPDSACKRecv", "TCPSynRetrans"))
+                         "TCPACKSkippedSynRecv", "TCPWinProbe", "TCPDSACKRecv", "TCPSynRetrans",
+                         "PruneCalled", "RcvPruned", "OfoPruned", "TCPMemoryPressures"))
 MIBS = [ip, icmp, udp, tcp, arp]
 NETSTAT = [tcpext]
 

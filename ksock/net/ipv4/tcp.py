@@ -12,6 +12,7 @@ from ksock.uapi.socket import (RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, MSG_P
 from ksock.uapi.poll import POLLIN, POLLRDNORM, POLLOUT, POLLWRNORM, POLLHUP, POLLRDHUP, POLLERR
 from ksock.kernel import softirq, timer
 from ksock.net.core import sysctl
+from ksock.net.core import sk_mem
 from ksock.net.core.sock import (proto, sock_flag, sock_set_flag, sock_reset_flag, sock_error,
                                  SOCK_KEEPOPEN, SOCK_BINDPORT_LOCK, SOCK_BINDADDR_LOCK, SOCK_DONE,
                                  SOCK_DEAD, SOCK_LINGER, HZ, MAX_SCHEDULE_TIMEOUT)
@@ -70,7 +71,8 @@ ENOIOCTLCMD = const(515)
 class tcp_sock(icsk.inet_connection_sock):
     """struct tcp_sock. Sequence numbers are unwrapped integers (wire.tcp.unwrap):
     plain comparisons, masked to 32 bits only on the wire. The send and receive
-    data live in two fixed rings allocated when a connection starts."""
+    data live in two rings of chunk slots (net/core/sk_mem.py): their logical
+    sizes come from sk_sndbuf/sk_rcvbuf, chunks are taken only while they hold data."""
     sk_type = 1  # SOCK_STREAM
     sk_protocol = 6
     nonagle = 0
@@ -96,7 +98,8 @@ class tcp_sock(icsk.inet_connection_sock):
     max_window = 0
     write_seq = 0  # end of the data the user queued
     fin_queued = 0
-    snd_ring = None
+    snd_ring = None  # slot table (sk_mem.ring_new); None: no connection
+    snd_size = 0
     snd_head = 0  # ring index of the byte at snd_base
     snd_base = 0  # sequence number of the first unacked data byte
     rcv_nxt = 0
@@ -105,6 +108,7 @@ class tcp_sock(icsk.inet_connection_sock):
     copied_seq = 0  # what the user has read
     rcv_ring = None
     rcv_size = 0
+    rcv_ssthresh = 0  # the window offered at most (tcp_select_window) once memory pressure clamped it; 0: the ring
     rcv_head = 0  # ring index of the byte at copied_seq
     rcv_fin = 0  # 1 once the peer's FIN is in order (it takes a sequence number)
     ofo = None  # [[start, end], ...] out-of-order ranges already in the ring
@@ -165,6 +169,10 @@ def tcp_set_state(sk, state):
     sk.sk_state = state
 
 
+def tcp_enter_memory_pressure():
+    XMIB.TCPMemoryPressures += 1
+
+
 def tcp_clear_xmit_timers(sk):
     for t in (sk.rtx_timer, sk.delack_timer, sk.ka_timer):
         if t is not None:
@@ -185,13 +193,19 @@ def tcp_done(sk):
         tcp_destroy(sk)
 
 
+def tcp_free_rings(sk):
+    """Every chunk back to the pool (inet_csk_destroy_sock's sk_mem_reclaim)."""
+    if sk.snd_ring is not None:
+        sk_mem.ring_free(sk, sk_mem.SK_MEM_SEND, sk.snd_ring)
+        sk_mem.ring_free(sk, sk_mem.SK_MEM_RECV, sk.rcv_ring)
+        sk_mem.tcp_memory.sockets -= 1
+    sk.snd_ring = sk.rcv_ring = sk.ofo = None
+
+
 def tcp_destroy(sk):
     """inet_csk_destroy_sock: drop the rings so an orphan frees its memory."""
     tcp_clear_xmit_timers(sk)
-    tcp_output.ring_free(sk.snd_ring)
-    tcp_output.ring_free(sk.rcv_ring)
-    sk.snd_ring = sk.rcv_ring = None
-    sk.ofo = None
+    tcp_free_rings(sk)
     if sk.icsk_bind_hash is not None:
         ih.inet_put_port(sk)
 
@@ -235,9 +249,7 @@ def tcp_disconnect(sk, flags):
     sk.inet_daddr = INADDR_ANY
     if not (sk.sk_userlocks & SOCK_BINDADDR_LOCK):
         sk.inet_saddr = sk.inet_rcv_saddr = INADDR_ANY
-    tcp_output.ring_free(sk.snd_ring)
-    tcp_output.ring_free(sk.rcv_ring)
-    sk.snd_ring = sk.rcv_ring = sk.ofo = None
+    tcp_free_rings(sk)
     sk.fin_queued = sk.rcv_fin = 0
     sk.sk_dst = None
     return 0
@@ -265,7 +277,15 @@ def sk_stream_wait_connect(sk, timeo):
 
 
 def tcp_send_space(sk):
-    return len(sk.snd_ring) - (sk.write_seq - sk.snd_base)
+    return sk.snd_size - (sk.write_seq - sk.snd_base)
+
+
+def sk_stream_memory_free(sk):
+    """A chunk could be charged for more data now (or the tail chunk has room)."""
+    q = sk.write_seq - sk.snd_base
+    if not q or (sk.snd_head + q) & (sk_mem.CHUNK - 1):
+        return True
+    return sk_mem.sk_wmem_schedule(sk, 1)
 
 
 def tcp_sendmsg(sk, msg, flags):
@@ -286,26 +306,29 @@ def tcp_sendmsg(sk, msg, flags):
             if sk.sk_shutdown & SEND_SHUTDOWN or sk.snd_ring is None:
                 return copied or -EPIPE
             room = tcp_send_space(sk)
-            if room <= 0:
+            k = n - pos
+            if k > room:
+                k = room
+            if k > 0:
+                ring = sk.snd_ring
+                size = sk.snd_size
+                q = sk.write_seq - sk.snd_base
+                i = (sk.snd_head + q) % size
+                # sk_wmem_schedule per chunk; an empty queue always gets one (Linux's
+                # force_schedule when the write and retransmit queues are empty)
+                force = not q and not sk.sk_wmem_queued
+                if force and k > sk_mem.CHUNK - (i & (sk_mem.CHUNK - 1)):
+                    k = sk_mem.CHUNK - (i & (sk_mem.CHUNK - 1))
+                k = sk_mem.ring_ensure(sk, sk_mem.SK_MEM_SEND, ring, size, i, k, force)
+            if k <= 0:
                 tcp_output.tcp_push_pending_frames(sk)
                 if not timeo:
                     return copied or -EAGAIN
                 if not _wait(sk, lambda: sk.sk_err or sk.sk_shutdown & SEND_SHUTDOWN
-                             or sk.snd_ring is None or tcp_send_space(sk) > 0, timeo):
+                             or sk.snd_ring is None or tcp_send_space(sk) > 0 and sk_stream_memory_free(sk), timeo):
                     return copied or -EAGAIN
                 continue
-            k = n - pos
-            if k > room:
-                k = room
-            ring = sk.snd_ring
-            size = len(ring)
-            i = (sk.snd_head + sk.write_seq - sk.snd_base) % size
-            first = size - i
-            if first >= k:
-                ring[i:i + k] = mv[pos:pos + k]
-            else:
-                ring[i:] = mv[pos:pos + first]
-                ring[:k - first] = mv[pos + first:pos + k]
+            sk_mem.ring_write(ring, size, i, mv, pos, k)
             sk.write_seq += k
             pos += k
             copied += k
@@ -339,20 +362,21 @@ def tcp_cleanup_rbuf(sk):
         free = sk.copied_seq + size - sk.rcv_nxt
         if free < sk.rcv_mss and free < (size >> 1):
             free = 0
+        if sk.rcv_ssthresh and free > sk.rcv_ssthresh:
+            free = sk.rcv_ssthresh  # what tcp_select_window would offer (memory pressure)
         if free and free >= 2 * cur:
             tcp_output.tcp_send_ack(sk)
 
 
 def _copy_out(sk, buf, boff, seqoff, k):
-    ring = sk.rcv_ring
-    size = sk.rcv_size
-    i = (sk.rcv_head + seqoff) % size
-    first = size - i
-    if first >= k:
-        buf[boff:boff + k] = memoryview(ring)[i:i + k]
-    else:
-        buf[boff:boff + first] = memoryview(ring)[i:]
-        buf[boff + first:boff + k] = memoryview(ring)[:k - first]
+    sk_mem.ring_read(sk.rcv_ring, sk.rcv_size, (sk.rcv_head + seqoff) % sk.rcv_size, buf, boff, k)
+
+
+def tcp_rcv_release(sk, i, n):
+    """Chunks of ring positions [i, i+n) holding no byte still to be read (in
+    order or out of order) go back to the pool."""
+    sk_mem.ring_release(sk, sk_mem.SK_MEM_RECV, sk.rcv_ring, sk.rcv_size, i, n, sk.rcv_head,
+                        sk.rcv_nxt - sk.rcv_fin - sk.copied_seq, sk.ofo, sk.copied_seq)
 
 
 def tcp_recvmsg(sk, msg, flags):
@@ -389,8 +413,10 @@ def tcp_recvmsg(sk, msg, flags):
                 if flags & MSG_PEEK:
                     peek_off += m
                 else:
+                    h = sk.rcv_head
                     sk.copied_seq += m
-                    sk.rcv_head = (sk.rcv_head + m) % sk.rcv_size
+                    sk.rcv_head = (h + m) % sk.rcv_size
+                    tcp_rcv_release(sk, h, m)  # read out: chunks back to the pool
             copied += k
             if copied >= target:
                 break
@@ -516,7 +542,7 @@ def tcp_stream_is_writeable(sk):
     """sk_stream_is_writeable: free space at least a third of the buffer
     (sk_stream_wspace >= sk_stream_min_wspace: free >= queued / 2)."""
     queued = sk.write_seq - sk.snd_base
-    return len(sk.snd_ring) - queued >= queued >> 1
+    return sk.snd_size - queued >= queued >> 1
 
 
 def tcp_ioctl(sk, cmd):

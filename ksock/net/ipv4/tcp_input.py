@@ -6,7 +6,7 @@
 from ksock.compat import const
 from ksock.kernel import time as ktime
 from ksock.kernel import timer
-from ksock.net.core import skbuff, sysctl
+from ksock.net.core import skbuff, sysctl, sk_mem
 from ksock.net.core.sock import sock_flag, sock_set_flag, SOCK_DEAD, SOCK_DONE, SOCK_KEEPOPEN, HZ
 from ksock.net.ipv4 import tcp, tcp_output, tcp_minisocks
 from ksock.net.ipv4.proc import tcpext as XMIB
@@ -74,16 +74,105 @@ def tcp_fin(sk):
         sk.sk_data_ready(sk)
 
 
-def _ring_put(sk, skb, poff, seq, n):
+def _ring_put(sk, skb, poff, seq, n, inorder):
+    """Copy n payload bytes for sequence seq into the receive ring, charging
+    chunks for the slots it fills (tcp_try_rmem_schedule, pruning the ofo
+    queue when the budget says no). Returns the bytes stored from seq: fewer
+    than n when memory ran out, the rest is dropped and the peer resends it."""
     ring = sk.rcv_ring
     size = sk.rcv_size
     i = (sk.rcv_head + (seq - sk.copied_seq)) % size
-    first = size - i
-    if first >= n:
-        skbuff.skb_copy_bits(skb, poff, ring, i, n)
-    else:
-        skbuff.skb_copy_bits(skb, poff, ring, i, first)
-        skbuff.skb_copy_bits(skb, poff + first, ring, 0, n - first)
+    k = n
+    need = sk_mem.ring_missing(ring, size, i, n)
+    if need:  # (the common case of a segment landing in chunks held already skips this)
+        ok = True
+        if tcp_try_rmem_schedule(sk, need, seq) < 0:
+            # an empty receive queue is always given memory (sk_forced_mem_schedule)
+            ok = inorder and sk.rcv_nxt - sk.rcv_fin == sk.copied_seq
+        k = sk_mem.ring_ensure(sk, sk_mem.SK_MEM_RECV, ring, size, i, n, ok)
+        if k < n:
+            if inorder:
+                XMIB.TCPRcvQDrop += 1
+            else:
+                XMIB.TCPOFODrop += 1
+    if k > 0:
+        sk_mem.ring_put_skb(ring, size, i, skb, poff, k, skbuff.skb_copy_bits)
+    return k
+
+
+def tcp_try_rmem_schedule(sk, need, seq):
+    """0 when `need` chunks may be charged, after pruning if it must; -1 if not."""
+    if sk.sk_rmem_alloc > sk.sk_rcvbuf or not sk_mem.sk_rmem_schedule(sk, need):
+        if tcp_prune_queue(sk, seq) < 0:
+            return -1
+        while not sk_mem.sk_rmem_schedule(sk, need):
+            if not tcp_prune_ofo_queue(sk, seq):
+                return -1
+    return 0
+
+
+def tcp_clamp_window(sk):
+    """The socket holds more than its buffer: offer at most 2 MSS from now on."""
+    sk.ack_quick = 0
+    m = 2 * sk.advmss
+    if not sk.rcv_ssthresh or sk.rcv_ssthresh > m:
+        sk.rcv_ssthresh = m
+
+
+def tcp_prune_queue(sk, seq):
+    """tcp_prune_queue: clamp the window; the ring needs no collapsing (data
+    sits in place, no per-skb overhead); then the ofo queue goes; -1 when the
+    socket is still over its buffer (RcvPruned)."""
+    XMIB.PruneCalled += 1
+    if sk.sk_rmem_alloc >= sk.sk_rcvbuf:
+        tcp_clamp_window(sk)
+    elif sk_mem.tcp_memory.pressure:
+        tcp_output.tcp_adjust_rcv_ssthresh(sk)
+    if sk.sk_rmem_alloc <= sk.sk_rcvbuf:
+        return 0
+    tcp_prune_ofo_queue(sk, seq)
+    if sk.sk_rmem_alloc <= sk.sk_rcvbuf:
+        return 0
+    XMIB.RcvPruned += 1
+    return -1
+
+
+def tcp_prune_ofo_queue(sk, seq):
+    """Drop out-of-order ranges from the highest down while they lie above
+    the incoming segment (tcp_prune_ofo_queue); their chunks go back. False
+    when nothing could be dropped."""
+    ofo = sk.ofo
+    if not ofo or ofo[-1][0] <= seq:
+        return False
+    XMIB.OfoPruned += 1
+    size = sk.rcv_size
+    while ofo and ofo[-1][0] > seq:
+        r = ofo.pop()
+        if sk.ofo_fin == r[1]:
+            sk.ofo_fin = -1
+        tcp.tcp_rcv_release(sk, (sk.rcv_head + r[0] - sk.copied_seq) % size, r[1] - r[0])
+        if sk_mem.sk_rmem_schedule(sk, 1) and not sk_mem.tcp_memory.pressure:
+            break
+    return True
+
+
+def tcp_grow_window(sk):
+    """Out of memory pressure the offered window grows back by 2 MSS per
+    segment up to the ring (tcp_grow_window)."""
+    if sk.rcv_ssthresh and sk.rcv_ssthresh < sk.rcv_size and not sk_mem.tcp_memory.pressure:
+        w = sk.rcv_ssthresh + 2 * sk.advmss
+        sk.rcv_ssthresh = w if w < sk.rcv_size else sk.rcv_size
+
+
+def _ofo_fits(sk, s, e):
+    """[s, e) can be recorded: a free range entry, or it touches one held."""
+    ofo = sk.ofo
+    if not ofo or len(ofo) < OFO_MAX:
+        return True
+    for r in ofo:
+        if r[0] <= e and r[1] >= s:
+            return True
+    return False
 
 
 def _ofo_insert(sk, s, e):
@@ -159,9 +248,17 @@ def tcp_data_queue(sk, skb, poff, seq, n, fin):
     if seq <= nxt:
         skip = nxt - seq
         k = n - skip
+        dropped = 0
         if k > 0:
-            _ring_put(sk, skb, poff + skip, nxt, k)
+            got = _ring_put(sk, skb, poff + skip, nxt, k, True)
+            if got < k:
+                fin = 0  # the rest (and a FIN after it) comes again
+                n = skip + got
+                k = got
+                dropped = 1
             nxt += k
+            if k > 0:
+                tcp_grow_window(sk)
             if k > sk.rcv_mss:
                 sk.rcv_mss = k if k < sk.advmss else sk.advmss
         filled = 0
@@ -181,8 +278,8 @@ def tcp_data_queue(sk, skb, poff, seq, n, fin):
             return
         if k > 0 and not sock_flag(sk, SOCK_DEAD):
             sk.sk_data_ready(sk)
-        if filled:
-            tcp_output.tcp_send_ack(sk)  # a hole filled: tell the sender at once
+        if filled or dropped:
+            tcp_output.tcp_send_ack(sk)  # a hole filled, or no memory: tell the sender at once
         elif sk.rcv_nxt - sk.rcv_wup >= 2 * sk.rcv_mss:
             tcp_output.tcp_ack_soon(sk)  # two full segments: ACK at the end of this batch
         elif k > 0 and sk.ack_quick and not sk.pingpong:
@@ -192,10 +289,12 @@ def tcp_data_queue(sk, skb, poff, seq, n, fin):
         return
     # out of order: keep it in place in the ring, ACK at once (dup ACK for the sender)
     XMIB.TCPOFOQueue += 1
-    if n > 0 and _ofo_insert(sk, seq, seq + n):
-        _ring_put(sk, skb, poff, seq, n)
-        if fin:
-            sk.ofo_fin = seq + n
+    if n > 0 and _ofo_fits(sk, seq, seq + n):
+        got = _ring_put(sk, skb, poff, seq, n, False)
+        if got > 0:
+            _ofo_insert(sk, seq, seq + got)
+            if fin and got == n:
+                sk.ofo_fin = seq + n
     else:
         XMIB.TCPOFODrop += 1
     tcp_output.tcp_send_ack(sk)
@@ -232,7 +331,8 @@ def tcp_ack(sk, ack, seq, win, plen, flags):
             tcp_send_challenge_ack(sk)  # RFC 5961 5.2
             return -1
         return 0
-    sk.probes_out = 0  # Linux's tcp_ack: any acceptable ACK (a probe's answer) proves the peer alive
+    if sk.probes_out:  # (a write only when set: an instance attribute costs heap per connection)
+        sk.probes_out = 0  # Linux's tcp_ack: any acceptable ACK (a probe's answer) proves the peer alive
     nwin = win << sk.snd_wscale
     changed = 0
     if ack > una or seq > sk.snd_wl1 or (seq == sk.snd_wl1 and nwin > sk.snd_wnd):
@@ -255,14 +355,21 @@ def tcp_ack(sk, ack, seq, win, plen, flags):
     if sk.rtt_seq and ack >= sk.rtt_seq:
         tcp_rtt_estimator(sk, ktime.clock.diff(ktime.clock.now_ms(), sk.rtt_ts))
         sk.rtt_seq = 0
-    sk.backoff = 0
-    sk.retransmits = 0
-    sk.probes_out = 0
+    if sk.backoff:
+        sk.backoff = 0
+    if sk.retransmits:
+        sk.retransmits = 0
+    if sk.probes_out:
+        sk.probes_out = 0
     end = ack if ack < sk.write_seq else sk.write_seq
     d = end - sk.snd_base
     if d > 0:
-        sk.snd_head = (sk.snd_head + d) % len(sk.snd_ring)
+        h = sk.snd_head
+        sk.snd_head = (h + d) % sk.snd_size
         sk.snd_base = end
+        # acked data frees its chunks (tcp_clean_rtx_queue's sk_wmem_free_skb)
+        sk_mem.ring_release(sk, sk_mem.SK_MEM_SEND, sk.snd_ring, sk.snd_size, h, d,
+                            sk.snd_head, sk.write_seq - end)
     acked = ack - una
     sk.snd_una = ack
     if ack > sk.snd_nxt:
@@ -288,7 +395,7 @@ def tcp_ack(sk, ack, seq, win, plen, flags):
             if sk.snd_cwnd_cnt >= cw:
                 sk.snd_cwnd_cnt -= cw
                 cw += 1
-        cap = (len(sk.snd_ring) // mss) + 4
+        cap = (sk.snd_size // mss) + 4
         sk.snd_cwnd = cw if cw < cap else (cap if cap > 10 else 10)
     tcp_output.tcp_rearm_rto(sk)
     if not sock_flag(sk, SOCK_DEAD):

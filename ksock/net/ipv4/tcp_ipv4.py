@@ -6,7 +6,7 @@ from ksock.compat import const, PLATFORM
 from ksock.kernel import time as ktime
 from ksock.kernel import timer, softirq
 from ksock.uapi.errno import EINVAL, EAFNOSUPPORT, ENETUNREACH, EADDRNOTAVAIL, ENOBUFS
-from ksock.net.core import skbuff, sysctl
+from ksock.net.core import skbuff, sysctl, sk_mem
 from ksock.net.ipv4 import devinet, ip_output, route
 from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import request_sock as rq
@@ -240,6 +240,9 @@ def tcp_conn_request(sk, skb, th, hl):
     the accept queue is full. Requests made earlier in this receive pass count
     as the children they are about to become (request_sock.py)."""
     q = sk.icsk_accept_queue
+    if not sk_mem.tcp_may_admit():
+        XMIB.ListenDrops += 1  # over the memory budget: no SYN-ACK, the peer's connect times out
+        return
     cookies = sysctl.sysctl("net.ipv4.tcp_syncookies")
     want_cookie = False
     un = rq.reqsk_queue_unanswered(q)  # counted as children, not as requests (request_sock.py)
@@ -337,7 +340,8 @@ tcp_protocol.err_handler = tcp_v4_err
 
 def proto_init():
     inet_add_protocol(tcp_protocol, wip.IPPROTO_TCP)
-    tcp_output.tcp_ring_pool_init()
+    sk_mem.tcp_init_mem()
+    sk_mem.tcp_memory.enter_memory_pressure = tcp.tcp_enter_memory_pressure
     tcp_ipv4_seed(ktime.clock.now_us() ^ id(ehash))
 
 
@@ -436,5 +440,6 @@ def proc_net_sockstat():
     u = 0
     for chain in udp.udp_table_v4.hash:
         u += len(chain or ())
-    return "sockets: used %d\nTCP: inuse %d orphan %d tw %d alloc %d mem 0\nUDP: inuse %d mem 0" % (
-        net_socket.sockets_in_use(), inuse, orphan, tw, alloc, u)
+    return "sockets: used %d\nTCP: inuse %d orphan %d tw %d alloc %d mem %d\nUDP: inuse %d mem %d" % (
+        net_socket.sockets_in_use(), inuse, orphan, tw, alloc, sk_mem.pages(sk_mem.tcp_memory.allocated),
+        u, udp.udp_memory_pages())

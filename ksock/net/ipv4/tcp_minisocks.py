@@ -108,8 +108,10 @@ def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss,
     child.sk_state = tcp.TCP_SYN_RECV
     if tcp_output.tcp_connect_init(child, rt, rcv_ws if wscale_ok else 0):
         return None
-    child.wscale_ok = wscale_ok
-    child.snd_wscale = snd_ws if wscale_ok else 0
+    if wscale_ok:  # attributes at their class defaults stay unset (heap per connection)
+        child.wscale_ok = wscale_ok
+        if snd_ws:
+            child.snd_wscale = snd_ws
     child.iss = iss
     child.snd_una = child.snd_nxt = child.snd_max = iss + 1
     child.write_seq = child.snd_base = iss + 1
@@ -141,7 +143,8 @@ def tcp_v4_syn_recv_sock(lsk, req_or_none, rt, laddr, lport, raddr, rport, irs, 
         XMIB.ListenDrops += 1
         return None
     ih.inet_bind_hash(child, lsk.sk_prot.h, lport)  # __inet_inherit_port
-    child.sk_prot = lsk.sk_prot
+    if child.sk_prot is not lsk.sk_prot:
+        child.sk_prot = lsk.sk_prot
     if req_or_none is not None:
         inet_csk_reqsk_queue_drop(req_or_none)
         req = req_or_none

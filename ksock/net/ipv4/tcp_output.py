@@ -1,11 +1,13 @@
 # net/ipv4/tcp_output.c: building and sending segments. Payload comes from the
-# socket's send ring (see tcp.py: a fixed bytearray per connection, so unacked
-# data never holds pool skbs); every transmission copies it into a fresh skb,
-# which the device consumes -- retransmission is the same copy again.
+# socket's send ring (chunks of net/core/sk_mem's shared pool, held only while
+# data is unacked, so unacked data never holds pool skbs); every transmission
+# copies it into a fresh skb, which the device consumes -- retransmission is
+# the same copy again.
 from ksock.compat import const
 from ksock.kernel import time as ktime
 from ksock.kernel import timer, softirq
 from ksock.net.core import skbuff
+from ksock.net.core import sk_mem
 from ksock.net.core import dev as netdev
 from ksock.net.ipv4 import ip_output
 from ksock.net.ipv4.proc import tcp as MIB
@@ -72,13 +74,20 @@ def tcp_receive_window(sk):
 
 
 def tcp_select_window(sk):
-    """__tcp_select_window + tcp_select_window: the free ring space, 0 when it is
-    below one MSS and less than half the ring (receiver SWS avoidance), never
-    shrinking what was advertised. Returns the scaled field value."""
+    """__tcp_select_window + tcp_select_window: the free ring space, at most
+    rcv_ssthresh (cut to 4 MSS when less than half is free under memory
+    pressure), 0 when it is below one MSS and less than half the ring
+    (receiver SWS avoidance), never shrinking what was advertised (RFC 7323
+    2.4). Returns the scaled field value."""
     size = sk.rcv_size
     free = sk.copied_seq + size - sk.rcv_nxt
-    if free < sk.rcv_mss and free < (size >> 1):
-        free = 0
+    if free < (size >> 1):
+        if sk_mem.tcp_memory.pressure:
+            tcp_adjust_rcv_ssthresh(sk)
+        if free < sk.rcv_mss:
+            free = 0
+    if sk.rcv_ssthresh and free > sk.rcv_ssthresh:
+        free = sk.rcv_ssthresh
     cur = tcp_receive_window(sk)
     ws = sk.rcv_wscale
     if free < cur:
@@ -90,6 +99,13 @@ def tcp_select_window(sk):
     return free >> ws
 
 
+def tcp_adjust_rcv_ssthresh(sk):
+    """Memory pressure: the window offered stops at 4 MSS (tcp_adjust_rcv_ssthresh)."""
+    m = 4 * sk.advmss
+    if not sk.rcv_ssthresh or sk.rcv_ssthresh > m:
+        sk.rcv_ssthresh = m
+
+
 # ---- data segments ---------------------------------------------------------------
 
 def tcp_transmit(sk, seqno, n, flags):
@@ -99,16 +115,10 @@ def tcp_transmit(sk, seqno, n, flags):
     if skb is None:
         return -105
     if n:
-        ring = sk.snd_ring
-        size = len(ring)
-        i = (sk.snd_head + (seqno - sk.snd_base)) % size
-        off = skbuff.skb_put(skb, n)
-        first = size - i
-        if first >= n:
-            skbuff.skb_store_bits(skb, 0, ring, i, n)
-        else:
-            skbuff.skb_store_bits(skb, 0, ring, i, first)
-            skbuff.skb_store_bits(skb, first, ring, 0, n - first)
+        size = sk.snd_size
+        skbuff.skb_put(skb, n)
+        sk_mem.ring_get_skb(sk.snd_ring, size, (sk.snd_head + (seqno - sk.snd_base)) % size,
+                            skb, 0, n, skbuff.skb_store_bits)
     hlen = 20 + (wtcp.TCPOLEN_SYN if flags & _SYN else 0)
     off = skbuff.skb_push(skb, hlen)
     skb.transport_header = off
@@ -349,71 +359,30 @@ def tcp_rcv_wscale(size):
     return ws
 
 
-# Ring pool (DESIGN rule 7): a closed connection's rings wait here for the next
-# one of the same size, so a connection costs no allocation (and no GC churn)
-# once the pool is warm, and a board whose heap has fragmented still finds a
-# 2 KB ring for its next connection.
-RING_POOL_MAX = const(64) if PLATFORM == "linux" else const(8)
-_rings = {}  # size -> [bytearray, ...]
-_rings_n = [0]
-
-
-def ring_alloc(size):
-    lst = _rings.get(size)
-    if lst:
-        _rings_n[0] -= 1
-        return lst.pop()
-    return bytearray(size)
-
-
-def ring_free(buf):
-    if buf is not None and _rings_n[0] < RING_POOL_MAX:
-        lst = _rings.get(len(buf))
-        if lst is None:
-            lst = _rings[len(buf)] = []
-        lst.append(buf)
-        _rings_n[0] += 1
-
-
-def tcp_ring_pool_init(n=0):
-    """Fill the pool with rings of the default sizes for n connections ahead of
-    time. Not done by default: on the 140 KB board 16 KB held in advance left
-    too little heap for everything else (measured: MemoryErrors in the board's
-    tests), so the pool fills as connections close."""
-    r = sysctl.sysctl("net.ipv4.tcp_rmem")[1] >> 1
-    w = sysctl.sysctl("net.ipv4.tcp_wmem")[1]
-    for i in range(n):
-        ring_free(bytearray(r if r > 1024 else 1024))
-        ring_free(bytearray(w if w > 2048 else 2048))
-
-
 def tcp_connect_init(sk, rt, rcv_wscale=-1):
-    """Rings, MSS, window scale and pseudo-header sum for a connection on route
-    `rt`. -ENOBUFS when the heap cannot hold the rings (boards)."""
+    """Rings (slot tables only: no chunk until data comes), MSS, window scale
+    and pseudo-header sum for a connection on route `rt`. -ENOBUFS when the
+    heap cannot hold the slot tables."""
     rsize = tcp_rcv_ring_size(sk)
-    for attempt in (0, 1, 2):
-        try:
-            sk.rcv_ring = ring_alloc(rsize)
-            sk.snd_ring = ring_alloc(tcp_snd_ring_size(sk))
-            break
-        except MemoryError:
-            ring_free(sk.rcv_ring)
-            sk.rcv_ring = sk.snd_ring = None
-            if attempt == 2:
-                return -105  # ENOBUFS: the caller counts it (ListenDrops, connect error)
-            if attempt:
-                # the pool's idle rings of other sizes (seen: 8 x 2 KB while a 4.5 KB
-                # send ring found no room in 31 KB free) go back to the heap
-                _rings.clear()
-                _rings_n[0] = 0
-            import gc
-            gc.collect()  # a fragmented board heap often has room after a collection
+    ssize = tcp_snd_ring_size(sk)
+    try:
+        r = sk_mem.ring_new(rsize)
+        w = sk_mem.ring_new(ssize)
+    except MemoryError:
+        return -105  # ENOBUFS: the caller counts it (ListenDrops, connect error)
+    sk.rcv_ring = r
+    sk.snd_ring = w
+    sk_mem.tcp_memory.sockets += 1
     sk.rcv_size = rsize
+    sk.snd_size = ssize
     sk.sk_dst = rt
-    sk.advmss = tcp_advmss(sk, rt)
+    m = tcp_advmss(sk, rt)
+    if m != sk.advmss:
+        sk.advmss = m
     sk.rcv_mss = sk.advmss if sk.advmss < 536 else 536
     if rcv_wscale >= 0:
-        sk.rcv_wscale = rcv_wscale
+        if rcv_wscale != sk.rcv_wscale:
+            sk.rcv_wscale = rcv_wscale
     elif sysctl.sysctl("net.ipv4.tcp_window_scaling"):
         sk.rcv_wscale = tcp_rcv_wscale(rsize)
         sk.wscale_ok = 1  # offered; cleared if the SYN-ACK has none

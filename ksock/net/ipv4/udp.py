@@ -120,7 +120,7 @@ udp_prot = proto("UDP", udp_sock, udp_lib_close, get_port=udp_lib_get_port, hash
 from ksock.uapi.errno import (EMSGSIZE, EDESTADDRREQ, EAFNOSUPPORT, EACCES, ENOBUFS, EAGAIN,
                               ECONNREFUSED, EHOSTUNREACH, ENETUNREACH)
 from ksock.kernel import softirq
-from ksock.net.core import skbuff
+from ksock.net.core import skbuff, sysctl
 from ksock.net.core.sock import sock_flag, sock_error, SOCK_BROADCAST
 from ksock.net.ipv4 import devinet, ip_output
 from ksock.net.ipv4.proc import udp as MIB
@@ -140,6 +140,13 @@ SKB_TRUESIZE = const(1856)  # what one queued datagram is charged against SO_RCV
 _ph = bytearray(20)  # a fake IPv4 header: csum_tcpudp_magic reads addresses at 12..20
 
 
+_udp_memory = [0]  # bytes queued on every UDP socket (udp_memory_allocated, in bytes here)
+
+
+def udp_memory_pages():
+    return (_udp_memory[0] + 4095) >> 12
+
+
 def udp_init_sock(sk):
     sk.sk_receive_queue = skbuff.Queue()
     sk.sk_rmem_alloc = 0
@@ -150,6 +157,7 @@ def udp_destroy_sock(sk):
     q = getattr(sk, "sk_receive_queue", None)
     if q is not None:
         skbuff.skb_queue_purge(q)
+        _udp_memory[0] -= sk.sk_rmem_alloc
         sk.sk_rmem_alloc = 0
 
 
@@ -256,7 +264,13 @@ def _queue_rcv(sk, skb):
         MIB.InErrors += 1
         skbuff.kfree_skb(skb)
         return
+    if (_udp_memory[0] + SKB_TRUESIZE + 4095) >> 12 > sysctl.sysctl("net.ipv4.udp_mem")[2]:
+        MIB.MemErrors += 1  # __udp_enqueue_schedule_skb: over udp_mem's max (-ENOBUFS)
+        MIB.InErrors += 1
+        skbuff.kfree_skb(skb)
+        return
     sk.sk_rmem_alloc += SKB_TRUESIZE
+    _udp_memory[0] += SKB_TRUESIZE
     skb.owner = sk
     skbuff.skb_queue_tail(sk.sk_receive_queue, skb)
     sk.sk_data_ready(sk)
@@ -365,6 +379,7 @@ def udp_recvmsg(sk, msg, flags):
     if not flags & MSG_PEEK:
         MIB.InDatagrams += 1
         sk.sk_rmem_alloc -= SKB_TRUESIZE
+        _udp_memory[0] -= SKB_TRUESIZE
         skb.owner = None
         skbuff.kfree_skb(skb)
     return n if flags & MSG_TRUNC else copied

@@ -1,0 +1,327 @@
+# TCP memory as Linux accounts it, against a scripted peer in simulated time:
+# chunks of the shared pool charged to sk_rmem_alloc / sk_wmem_queued only while
+# they hold data, tcp_mem's min/pressure/max (window clamp, ofo prune, sender
+# EAGAIN, SYNs refused), /proc/net/sockstat, and the heap back to its baseline.
+import gc
+from ksock import sys as K
+from ksock import socket as S
+from ksock.net.core import sk_mem, sysctl
+from ksock.net.ipv4 import tcp_ipv4
+from ksock.net.ipv4.proc import tcpext as X
+from ksock.testing.tcpscript import *
+
+world()
+CH = sk_mem.CHUNK
+DEFAULT_MEM = sysctl.sysctl("net.ipv4.tcp_mem")
+BOARD = sysctl.sysctl("net.ipv4.tcp_rmem")[1] < 8 * CH
+
+
+def established(port, **kw):
+    """tcpscript's established(), with rings of several chunks on a board too
+    (its default rings are one chunk each)."""
+    import ksock.testing.tcpscript as ts
+    if not BOARD:
+        return ts.established(port, **kw)
+    r, w = sysctl.sysctl("net.ipv4.tcp_rmem"), sysctl.sysctl("net.ipv4.tcp_wmem")
+    K.sysctl("net.ipv4.tcp_rmem", (r[0], 8 * CH, 8 * CH))
+    K.sysctl("net.ipv4.tcp_wmem", (w[0], 4 * CH, 4 * CH))
+    try:
+        return ts.established(port, **kw)
+    finally:
+        K.sysctl("net.ipv4.tcp_rmem", r)
+        K.sysctl("net.ipv4.tcp_wmem", w)
+
+
+def tcp_mem(v):
+    K.sysctl("net.ipv4.tcp_mem", v)
+
+
+def sockstat_tcp_mem():
+    line = [l for l in tcp_ipv4.proc_net_sockstat().split("\n") if l.startswith("TCP:")][0]
+    return int(line.split()[-1])
+
+
+_rb = bytearray(512)  # reads in small pieces: a board's heap may have no free 2 KB block
+
+
+def read_all(fd, n, ch):
+    """Read exactly n bytes, each of them `ch`."""
+    got = 0
+    while got < n:
+        k = K.recvmsg_into(fd, [memoryview(_rb)[:min(512, n - got)]])[0]
+        assert k > 0 and _rb[:k] == ch * k, (got, k)
+        got += k
+
+
+def send_all(fd, n, ch=b"\0"):
+    """Queue up to n bytes of `ch` without blocking; the count queued."""
+    _rb[:] = ch * 512
+    done = 0
+    while done < n:
+        try:
+            done += K.send(fd, memoryview(_rb)[:min(512, n - done)], K.MSG_DONTWAIT)
+        except OSError as e:
+            if e.args[0] != 11:
+                raise
+            break
+    return done
+
+
+def segs(p):
+    out = []
+    while True:
+        s = p.recv()
+        if s is None:
+            return out
+        out.append(s)
+
+
+def drain(p):
+    out = segs(p)
+    return out[-1] if out else None
+
+
+def test_established_idle_holds_no_chunk():
+    fresh()
+    p, fd = established(3001)
+    sk = sk_of(fd)
+    assert sk.sk_rmem_alloc == 0 and sk.sk_wmem_queued == 0
+    assert sk_mem.tcp_memory.allocated == 0
+    assert sk.rcv_size > CH  # the logical window is still the whole buffer
+    p.expect_none()
+
+
+def test_established_data_charged_in_chunks_returned_after_read():
+    fresh()
+    p, fd = established(3002)
+    sk = sk_of(fd)
+    p.send(ACK, 1001, 1, data=b"a" * 1400)
+    p.send(ACK, 2401, 1, data=b"b" * 1400)  # 2800 bytes: two chunks
+    assert sk.sk_rmem_alloc == 2 * CH
+    assert sk_mem.tcp_memory.allocated == 2
+    assert sockstat_tcp_mem() == sk_mem.pages(2)
+    read_all(fd, 1000, b"a")
+    assert sk.sk_rmem_alloc == 2 * CH  # both chunks still hold unread bytes
+    read_all(fd, 400, b"a")
+    read_all(fd, 1100, b"b")
+    assert sk.sk_rmem_alloc == CH  # the first chunk is read out: back to the pool
+    read_all(fd, 300, b"b")
+    assert sk.sk_rmem_alloc == 0 and sk_mem.tcp_memory.allocated == 0
+    assert sockstat_tcp_mem() == 0
+
+
+def test_established_send_chunks_freed_when_acked():
+    fresh()
+    p, fd = established(3003)
+    sk = sk_of(fd)
+    K.setsockopt(fd, K.SOL_TCP, 1, 1)  # TCP_NODELAY
+    assert send_all(fd, 3000, b"x") == 3000
+    assert sk.sk_wmem_queued == 2 * CH
+    assert sum(len(s.data) for s in segs(p)) == 3000
+    p.send(ACK, 1001, 1025)
+    assert sk.sk_wmem_queued == 2 * CH  # chunk 0 still holds unacked bytes 1024..2047
+    p.send(ACK, 1001, 2049)
+    assert sk.sk_wmem_queued == CH  # chunk 0 all acked: back to the pool
+    p.send(ACK, 1001, 3001)
+    assert sk.sk_wmem_queued == 0 and sk_mem.tcp_memory.allocated == 0
+
+
+def test_established_ofo_chunks_pruned_when_budget_exceeded():
+    fresh()
+    p, fd = established(3004)
+    sk = sk_of(fd)
+    pc, op, mp = X.PruneCalled, X.OfoPruned, X.TCPMemoryPressures
+    tcp_mem((1, 1, 2))  # pages: two chunks fit under min, four is max
+    try:
+        p.send(ACK, 1001 + 2 * CH, 1, data=b"c" * 1000)  # out of order: chunk 2
+        p.send(ACK, 1001 + 3 * CH, 1, data=b"d" * 1000)  # out of order: chunk 3
+        assert sk.sk_rmem_alloc == 2 * CH and len(sk.ofo) == 2
+        drain(p)
+        p.send(ACK, 1001, 1, data=b"a" * 1000)  # in order: no memory but by pruning the ofo queue
+        assert X.PruneCalled == pc + 1 and X.OfoPruned == op + 1, (X.PruneCalled - pc, X.OfoPruned - op)
+        assert X.TCPMemoryPressures == mp + 1, X.TCPMemoryPressures - mp
+        # the highest range went; then the budget was under min again: pruning stops
+        assert sk.ofo == [[1001 + 2 * CH, 2001 + 2 * CH]] and sk.sk_rmem_alloc == 2 * CH, sk.ofo
+        s = drain(p)
+        assert s.ack == 2001, s
+        read_all(fd, 1000, b"a")
+        assert sk.sk_rmem_alloc == CH  # the out-of-order chunk kept
+    finally:
+        tcp_mem(DEFAULT_MEM)
+
+
+def test_established_segment_over_budget_dropped_tcprcvqdrop_then_resent():
+    fresh()
+    p, fd = established(3005)
+    sk = sk_of(fd)
+    tcp_mem((1, 1, 1))
+    try:
+        for i in range(4):  # 2 chunks: 1 page, still min
+            p.send(ACK, 1001 + i * CH // 2, 1, data=(b"a" if i < 2 else b"b") * (CH // 2))
+        d = X.TCPRcvQDrop
+        p.send(ACK, 1001 + 2 * CH, 1, data=b"c" * 1000)  # over max: dropped, ACKed at once
+        assert X.TCPRcvQDrop == d + 1
+        s = drain(p)
+        assert s.ack == 1001 + 2 * CH, s
+        read_all(fd, CH, b"a")
+        read_all(fd, CH, b"b")
+        p.send(ACK, 1001 + 2 * CH, 1, data=b"c" * 1000)  # the retransmission is stored
+        read_all(fd, 1000, b"c")
+        assert sk.sk_rmem_alloc == 0
+    finally:
+        tcp_mem(DEFAULT_MEM)
+
+
+def test_established_memory_pressure_window_stops_growing_never_shrinks():
+    fresh()
+    p, fd = established(3006)
+    sk = sk_of(fd)
+    if sk.rcv_size < 16 * sk.advmss:
+        skip("a ring of fewer than 16 MSS (board defaults) shows no 4-MSS clamp")
+    tcp_mem((1, 1, 4096))  # pressure from the third chunk on, max far away
+    try:
+        seq = 1001
+        edges = []
+        for i in range(30):  # 42 KB unread: more than half the 64 KB ring
+            p.send(ACK, seq, 1, data=b"w" * 1400)
+            seq += 1400
+            for s in segs(p):
+                edges.append(s.ack + s.win)
+        assert sk_mem.tcp_memory.pressure
+        assert sk.rcv_ssthresh == 4 * sk.advmss  # tcp_adjust_rcv_ssthresh
+        assert edges and all(edges[i] <= edges[i + 1] for i in range(len(edges) - 1)), edges
+        top = edges[-1]
+        got = 0
+        while got < seq - 1001:
+            got += K.recvmsg_into(fd, [_rb])[0]  # reading frees chunks; the window stays clamped
+        advance(40)
+        for s in segs(p):
+            assert s.ack + s.win >= top  # RFC 7323: the right edge never moves left
+            assert s.win <= 4 * sk.advmss or s.ack + s.win == top
+    finally:
+        tcp_mem(DEFAULT_MEM)
+
+
+def test_established_sender_at_budget_eagain_then_acked_room():
+    fresh()
+    p, fd = established(3007)
+    sk = sk_of(fd)
+    tcp_mem((1, 1, 2))
+    K.setsockopt(fd, K.SOL_TCP, 1, 1)  # TCP_NODELAY: everything queued goes out
+    try:
+        n = send_all(fd, 3 * CH)
+        assert n == sk.sk_wmem_queued and 0 < n < 3 * CH, (n, sk.sk_wmem_queued)
+        try:
+            K.send(fd, b"s" * 100, K.MSG_DONTWAIT)
+            raise AssertionError("send past the budget did not fail")
+        except OSError as e:
+            assert e.args[0] == 11, e  # EAGAIN
+        advance(40)
+        drain(p)
+        p.send(ACK, 1001, 1 + n, win=65535)
+        assert sk.sk_wmem_queued == 0
+        assert K.send(fd, b"t" * 100, K.MSG_DONTWAIT) == 100
+    finally:
+        tcp_mem(DEFAULT_MEM)
+
+
+def test_listen_syn_beyond_budget_dropped_listendrops_then_accepted():
+    fresh()
+    held = []
+    for port in (3011, 3012):  # two connections, each a chunk unread and a chunk unacked
+        p0, fd0 = established(port)
+        p0.send(ACK, 1001, 1, data=b"h" * 1024)
+        K.send(fd0, b"u" * 1024)
+        held.append(fd0)
+    assert sk_mem.pages(sk_mem.tcp_memory.allocated) >= 2
+    lfd = listen(3008)
+    d = X.ListenDrops
+    tcp_mem((1, 1, 1))  # TCP memory now over max (tcp_out_of_memory)
+    try:
+        p = peer(3008)
+        p.send(SYN, 1000, mss=1460)
+        p.expect_none()  # no SYN-ACK: the peer's connect() retries, then times out
+        assert X.ListenDrops == d + 1
+        for fd0 in held:
+            read_all(fd0, 1024, b"h")  # the existing connections still work
+    finally:
+        tcp_mem(DEFAULT_MEM)
+    p.send(SYN, 1000, mss=1460)  # the peer's retransmitted SYN now gets its SYN-ACK
+    p.expect(SYN | ACK, ack=1001)
+    p.send(ACK, 1001, 1)
+    fd = K.accept(lfd)[0]
+    assert sk_of(fd).sk_state == 1
+
+
+def test_sockstat_linux_lines():
+    fresh()
+    p, fd = established(3009)
+    p.send(ACK, 1001, 1, data=b"z" * 100)
+    lines = tcp_ipv4.proc_net_sockstat().split("\n")
+    assert lines[0].startswith("sockets: used ")
+    t = lines[1].split()
+    assert t[0] == "TCP:" and [t[1], t[3], t[5], t[7], t[9]] == ["inuse", "orphan", "tw", "alloc", "mem"], t
+    assert int(t[10]) == sk_mem.pages(sk_mem.tcp_memory.allocated) >= 1
+    u = lines[2].split()
+    assert u[0] == "UDP:" and u[1] == "inuse" and u[3] == "mem", u
+
+
+def test_dropin_recv_large_n_allocates_what_it_returns():
+    fresh()
+    p, fd = established(3010)
+    s = S.socket(fileno=K.dup(fd))
+    p.send(ACK, 1001, 1, data=b"q" * 100)
+    s.recv(1)  # the first call may set up lazily
+    gc.collect()
+    gc.disable()
+    try:
+        m0 = gc.mem_alloc()
+        data = s.recv(16384)
+        m1 = gc.mem_alloc()
+    finally:
+        gc.enable()
+    assert data == b"q" * 99
+    assert m1 - m0 < 2048, m1 - m0  # not a 16 KB buffer
+    s.close()
+
+
+def _cycle(n, port):
+    peers = []
+    lfd = listen(port, 16)
+    fds = []
+    for i in range(n):
+        p = peer(port)
+        p.send(SYN, 1000, mss=1460)
+        p.expect(SYN | ACK, ack=1001)
+        p.send(ACK, 1001, 1)
+        fd = K.accept(lfd)[0]
+        p.send(ACK, 1001, 1, data=b"r" * 1000)
+        p.send(ACK, 2001, 1, data=b"r" * 1000)
+        K.setsockopt(fd, K.SOL_TCP, 1, 1)
+        K.send(fd, b"e" * 500)
+        segs(p)  # the wire (ScriptDev's queue) holds no frames across connections
+        peers.append(p)
+        fds.append(fd)
+    assert sk_mem.tcp_memory.allocated >= n
+    for fd, p in zip(fds, peers):
+        read_all(fd, 2000, b"r")
+        K.close(fd)
+    K.close(lfd)
+    fresh()
+
+
+def test_connections_closed_heap_pool_sockstat_back_to_baseline():
+    fresh()
+    n = 2 if BOARD else 6
+    _cycle(n, 3020)  # warm: port tables, the pool's free list, the ofo lists
+    gc.collect()
+    h0 = gc.mem_alloc()
+    pool0 = sk_mem.pool_stats()
+    _cycle(n, 3021)
+    gc.collect()
+    h1 = gc.mem_alloc()
+    assert sk_mem.tcp_memory.allocated == 0 and sockstat_tcp_mem() == 0
+    assert sk_mem.tcp_memory.sockets == 0
+    assert sk_mem.pool_stats() == pool0, (sk_mem.pool_stats(), pool0)
+    assert pool0[0] <= sk_mem.POOL_KEEP
+    assert h1 - h0 < 1024, (h0, h1)
