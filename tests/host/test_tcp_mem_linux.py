@@ -134,7 +134,9 @@ def test_tcp_linux_connects_until_budget_refuses_existing_work_baseline_after(ne
     assert box["echo"] == [b"%04d" % i for i in range(n)]  # the existing ones kept working
     assert allocated == 0
     h0, h1 = (int(x) for x in lines[1].split())
-    assert h1 - h0 < 2048, (h0, h1)
+    # what stays is first-use growth (fd table, hash chains, timer heap), not
+    # per-connection memory; objects on the 64-bit unix port are twice a board's
+    assert h1 - h0 < (2048 if t.platform != "linux" else 4096), (h0, h1)
     assert lines[2] == lines[3], lines  # sockstat: inuse, orphan, tw, alloc, mem all back
     assert lines[4] == lines[5], lines  # the pool: back to what it kept before
 
