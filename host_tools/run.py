@@ -97,7 +97,7 @@ def run_unix(a, lk):
     binary = os.path.join(BUILD, a.target, "micropython")
     env = dict(os.environ)
     env.setdefault("MICROPYPATH", ".frozen")
-    cmd = ["ip", "netns", "exec", lk.tgt.name, binary, "-X", "heapsize=8M", "-m", "ksock.run",
+    cmd = ["ip", "netns", "exec", lk.tgt.name, binary, "-m", "ksock.run",
            "--iface", lk.tgt_if, "--addr", "%s/%d" % (lk.tgt_ip, lk.prefix), "--gw", lk.peer_ip, DEMO]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                          cwd=BUILD, start_new_session=True,

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.targets("unix", "unix-nocmod")
 
 
 def launcher_cmd(lk, binary, prog, *args, gw=True):
-    cmd = ["ip", "netns", "exec", lk.tgt.name, binary, "-X", "heapsize=8M", "-m", "ksock.run",
+    cmd = ["ip", "netns", "exec", lk.tgt.name, binary, "-m", "ksock.run",
            "--iface", lk.tgt_if, "--addr", "%s/%d" % (lk.tgt_ip, lk.prefix)]
     if gw:
         cmd += ["--gw", lk.peer_ip]
