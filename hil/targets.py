@@ -167,7 +167,7 @@ class UnixTarget(Target):
         # The frozen ksock is what the target runs; tests may add a dir in front.
         env.setdefault("MICROPYPATH", ".frozen")
         self.proc = subprocess.Popen(
-            _ns_prefix(self.netns) + [self.binary, "-X", "heapsize=8M",
+            _ns_prefix(self.netns) + [self.binary,
                                       os.path.join(ROOT, "hil", "rawrepl_server.py")],
             stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT,
             start_new_session=True, preexec_fn=_die_with_parent)
