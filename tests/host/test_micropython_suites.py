@@ -184,8 +184,9 @@ def run_single(rig, cfg):
     tag = cfg.replace("+", "-")
     w = _wrapper(os.path.join(rig.tmp, "mp-" + tag), ns, env)
     res = os.path.join(rig.tmp, "res-" + tag)
+    # -j 1: parallel runs interleave their result lines ("pass pass  a.py" / " b.py")
     cmd = ["ip", "netns", "exec", rig.lk.peer.name, sys.executable, "run-tests.py", "--keep-path",
-           "-r", res] + single_tests()
+           "-j", "1", "-r", res] + single_tests()
     r = subprocess.run(cmd, cwd=MPTESTS, capture_output=True, text=True, timeout=600,
                        env=dict(os.environ, MICROPY_MICROPYTHON=w, MICROPY_CPYTHON3=sys.executable))
     return _results(r.stdout), r.stdout + r.stderr, res
