@@ -19,6 +19,7 @@ BCAST = b"\xff\xff\xff\xff\xff\xff"
 EPORT = 7  # the echo app's UDP and TCP port
 CPORT = 40007  # the peer's port of the established connection
 BATCH = 64  # frames between softirq passes / app rounds
+MAXCONN = 4  # the echo app's client limit (fuzzed SYNs open connections nobody closes)
 
 
 class Rand:
@@ -279,13 +280,17 @@ class EchoApp:
         self.l.listen(8)
         self.l.setblocking(False)
         self.conns = []
-        self.buf = bytearray(2048)
+        self.oom = 0
+        self.buf = bytearray(1600)
 
     def round(self):
         while True:
             try:
-                data, a = self.u.recvfrom(2048)
+                data, a = self.u.recvfrom(1600)
             except OSError:
+                break
+            except MemoryError:  # the app's own buffer on a fragmented board heap: not the stack's
+                self.oom += 1
                 break
             try:
                 self.u.sendto(data, a)
@@ -298,6 +303,8 @@ class EchoApp:
                 break
             c.setblocking(False)
             self.conns.append(c)
+            if len(self.conns) > MAXCONN:  # a server with a client limit drops its oldest
+                self.conns.pop(0).close()
         for c in list(self.conns):
             try:
                 n = c.recv_into(self.buf)
@@ -438,8 +445,21 @@ def baseline():
                 pooled += len(r)
     except (ImportError, AttributeError):
         pass
+    live = 0  # rings of TCP socks still alive (orphans finishing, TIME_WAIT): tcp_mem's, counted apart
+    tcps = 0
+    try:
+        from ksock.net.ipv4 import tcp_ipv4
+        for ch in tcp_ipv4.ehash:
+            for sk in ch or ():
+                tcps += 1
+                for r in (getattr(sk, "rcv_ring", None), getattr(sk, "snd_ring", None)):
+                    if r is not None:
+                        live += len(r)
+    except (ImportError, AttributeError):
+        pass
     return {"skb_free": p.avail, "skb_count": p.count, "fds": fdtable.fd_in_use(),
-            "sockets": nsock.sockets_in_use(), "heap": gc.mem_alloc() - pooled, "ring_pool": pooled}
+            "sockets": nsock.sockets_in_use(), "heap": gc.mem_alloc() - pooled - live, "ring_pool": pooled,
+            "rings_live": live, "tcp_socks": tcps}
 
 
 def alive_checks():
@@ -533,7 +553,7 @@ def run(seed, count, start=0):
     _settle(20)
     u = unaccounted(c0, counters())
     return {"seed": seed, "start": start, "frames": sent, "nopool": nopool, "ms": ms,
-            "unaccounted": u, "crash": crash, "tx": w["dev"].tx}
+            "unaccounted": u, "crash": crash, "tx": w["dev"].tx, "app_oom": app.oom}
 
 
 def replay(frames):
