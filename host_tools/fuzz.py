@@ -38,7 +38,8 @@ def write_case(crash, seed, target, why):
     idx, hexf, cs, err = crash
     name = "seed%d_frame%d.case" % (seed, idx)
     with open(os.path.join(CASES, name), "w") as f:
-        f.write("# fuzz case: seed %d frame %d on %s: %s\n# %s\n" % (seed, idx, target, why, err))
+        f.write("# fuzz case: seed %d frame %d on %s: %s\n" % (seed, idx, target, why))
+        f.write("".join("# %s\n" % ln for ln in err.strip().split("\n")))
         f.write("frame %s %d\n" % (hexf, cs))
     return name
 
@@ -77,7 +78,7 @@ def inproc(t, seed, frames, chunk, log=print):
         if r["crash"]:
             rep["crashes"] += 1
             rep["cases"].append(write_case(r["crash"], seed, t.name, "raised"))
-            log("crash at frame %d: %s" % (r["crash"][0], r["crash"][3]))
+            log("crash at frame %d:\n%s" % (r["crash"][0], r["crash"][3]))
             i = r["crash"][0] + 1
             continue
         i += n
