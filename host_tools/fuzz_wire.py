@@ -119,8 +119,8 @@ def run(target, seed, seconds):
         base = t.eval("fuzz.baseline()")
         c0 = t.eval("fuzz.counters()")
         if t.name == "qemu":
-            t.put("/srv.py", open(PROG).read())
-            prog = "/srv.py"
+            t.put("/ram/srv.py", open(PROG).read())
+            prog = "/ram/srv.py"
         else:
             prog = PROG
         box = {}
