@@ -5,13 +5,14 @@ PY := $(ROOT)/.venv/bin/python
 TARGET ?= unix
 PYTEST_ARGS ?=
 
-.PHONY: all deps host-deps run test test-unix test-nocmod test-qemu test-natmod test-jonnor test-w5500 test-rp2js flash bench lab clean help
+.PHONY: all deps host-deps run fuzz test test-unix test-nocmod test-qemu test-natmod test-jonnor test-w5500 test-rp2js flash bench lab clean help
 all: firmware-all
 
 help:
 	@echo "make deps      set up this machine (apt, .venv, MicroPython source, builds)"
 	@echo "make run       boot ksock on TARGET=unix|qemu|rp2js in its own network namespace"
 	@echo "make test      the whole suite: unix, unix-nocmod, qemu, unix-natmod, unix-jonnor, rp2js (what CI runs)"
+	@echo "make fuzz      hostile frames at ksock: FUZZ_MODE=inproc|wire TARGET=unix|qemu FRAMES= SEED= (docs/fuzz.md)"
 	@echo "make bench     benchmarks -> build/bench/results.json"
 	@echo "make firmware BOARD=UNIX|QEMU_MPS2_AN385|W5500_EVB_PICO|ESP32_W5500   one board's firmware"
 	@echo "make flash BOARD=... PORT=/dev/ttyUSB0 [IMAGE=file]   flash a board and deploy ksock (docs/rig.md)"
@@ -68,6 +69,14 @@ test-natmod test-jonnor: firmware-all
 
 test-unix test-nocmod test-qemu: firmware-all
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=$(patsubst test-%,%,$(subst nocmod,unix-nocmod,$@))
+
+# Hostile frames (docs/fuzz.md): FUZZ_MODE=inproc|wire TARGET=unix|qemu FRAMES=N SEED=S SECONDS=T
+FRAMES ?= 1000000
+SEED ?= 1
+SECONDS ?= 30
+FUZZ_MODE ?= inproc
+fuzz: firmware-all
+	$(PY) -m host_tools.fuzz --mode=$(FUZZ_MODE) --target=$(TARGET) --frames=$(FRAMES) --seed=$(SEED) --seconds=$(SECONDS) --json=build/fuzz-$(FUZZ_MODE)-$(TARGET).json
 
 bench: firmware-all rp2
 	$(PY) -m tests.bench.run --targets unix,unix-nocmod,unix-natmod,qemu,rp2js

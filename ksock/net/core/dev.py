@@ -44,7 +44,8 @@ def netdev_alloc_skb():
 
 class net_device_stats:
     __slots__ = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors", "tx_errors",
-                 "rx_dropped", "tx_dropped", "multicast", "rx_length_errors", "rx_nohandler")
+                 "rx_dropped", "tx_dropped", "multicast", "rx_length_errors", "rx_nohandler",
+                 "rx_otherhost_dropped")
 
     def __init__(self):
         for f in net_device_stats.__slots__:

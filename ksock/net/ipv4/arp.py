@@ -2,7 +2,7 @@
 # States as Linux's NUD_*: INCOMPLETE while resolving (a few packets queued,
 # bounded), REACHABLE after a reply, STALE when reachable_time passes, DELAY and
 # PROBE to re-confirm a STALE entry in use, FAILED after the probes run out.
-from ksock.compat import const
+from ksock.compat import const, PLATFORM
 from ksock.kernel import time as ktime
 from ksock.kernel.timer import timer_list, mod_timer_in, del_timer
 from ksock.net.core import dev as netdev
@@ -31,7 +31,9 @@ REACHABLE_TIME = 30000
 DELAY_PROBE_TIME = 5000
 UNRES_QLEN = 3
 GC_TIME = 60000
-TBL_MAX = 64  # fixed table size; the oldest non-permanent FAILED/STALE entry is reused
+# fixed table size; the oldest non-permanent FAILED/STALE entry is reused. A neighbour
+# costs ~350 B: 64 of them are a sixth of a board's ~140 KB heap (fuzzing filled it).
+TBL_MAX = 64 if PLATFORM == "linux" else 16
 
 
 class neighbour:
@@ -126,7 +128,10 @@ def neigh_lookup(ip, dev, create=True):
     if n is None and create:
         if len(arp_tbl) >= TBL_MAX and not _evict():
             return None
-        n = neighbour(ip, dev)
+        try:
+            n = neighbour(ip, dev)
+        except MemoryError:  # neigh_alloc failing (a fragmented board heap): no entry, as a full table
+            return None
         n.nud_state = 0
         arp_tbl[ip] = n
     return n

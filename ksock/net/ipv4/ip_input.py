@@ -23,7 +23,8 @@ def ip_rcv(skb, dev):
     buf = skb.buf
     mac = skb.mac_header
     if buf[mac] & 1 == 0 and not eth.dst_is(buf, mac, dev.dev_addr) and not dev.flags & netdev.IFF_LOOPBACK:
-        skbuff.kfree_skb(skb)  # PACKET_OTHERHOST: not ours at L2, not counted by IP
+        dev.stats.rx_otherhost_dropped += 1  # PACKET_OTHERHOST: not ours at L2 (Linux 5.19+ counts it so)
+        skbuff.kfree_skb(skb)
         return
     MIB.InReceives += 1
     off = skb.data
