@@ -424,6 +424,9 @@ def counters():
         for k in ("rx_packets", "rx_length_errors", "rx_nohandler", "rx_dropped", "rx_otherhost_dropped"):
             dv[k] = dv.get(k, 0) + getattr(s, k, 0)
     d["dev"] = dv
+    from ksock.net.ipv4 import route  # martians: counted in /proc/net/stat/rt_cache, as Linux
+    rs = route.rt_cache_stat
+    d["Ip"]["InMartians"] = rs.in_martian_src + rs.in_martian_dst
     q = 0  # datagrams queued on the echo socket, not yet read (InDatagrams counts at recvmsg)
     if _w:
         from ksock.net import socket as S
@@ -460,12 +463,10 @@ def baseline():
     from ksock.fs import fdtable
     from ksock.net import socket as nsock
     p = netdev.skb_pool
-    pooled = 0  # closed connections' rings kept for reuse (tcp_output's ring pool): not a leak
+    pooled = 0  # the shared TCP chunk pool (net/core/sk_mem.py): budget memory, made on demand, not a leak
     try:
-        from ksock.net.ipv4 import tcp_output
-        for lst in tcp_output._rings.values():
-            for r in lst:
-                pooled += len(r)
+        from ksock.net.core import sk_mem
+        pooled = sk_mem.pool_stats()[0] * sk_mem.CHUNK
     except (ImportError, AttributeError):
         pass
     live = 0  # rings of TCP socks still alive (orphans finishing, TIME_WAIT): tcp_mem's, counted apart
@@ -477,7 +478,7 @@ def baseline():
                 tcps += 1
                 for r in (getattr(sk, "rcv_ring", None), getattr(sk, "snd_ring", None)):
                     if r is not None:
-                        live += len(r)
+                        live += 2 * len(r)  # the slot table; its chunks are in `pooled`
     except (ImportError, AttributeError):
         pass
     return {"skb_free": p.avail, "skb_count": p.count, "fds": fdtable.fd_in_use(),
