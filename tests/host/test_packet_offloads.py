@@ -489,7 +489,7 @@ def test_bad_checksum_from_untrusted_source_dropped_and_counted_linux_reference(
 def test_veth_offloads_not_default_fails_the_link_teardown(netns_ok, monkeypatch):
     """hil/netns.py's guard: a veth whose offloads differ from a fresh veth's fails
     the test at teardown. (Shown by changing what "default" says rather than the
-    veth: nothing in the suite runs ethtool -K.)"""
+    veth: nothing in the suite changes a veth's offloads.)"""
     require_env(*netns_ok)
     want = dict(netns.veth_default_features())
     assert want["tx-checksumming"] == "on" and want["tcp-segmentation-offload"] == "on"
