@@ -142,6 +142,24 @@ TARGET = %r
 """
 
 
+def _mpy_cross(src, name):
+    """Source -> .mpy bytes with build/mpy-cross (bytecode only: any arch)."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        py, out = os.path.join(d, name), os.path.join(d, "out.mpy")
+        with open(py, "w") as f:
+            f.write(src)
+        subprocess.run([_MPY_CROSS, "-s", name, "-o", out, py], check=True,
+                       capture_output=True, cwd=d)
+        with open(out, "rb") as f:
+            return f.read()
+
+
+_MPY_CROSS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "build", "mpy-cross", "mpy-cross")
+
+
 class DeviceModule(pytest.File):
     """A device test file: one run on the target, one item per test function."""
 
@@ -159,6 +177,16 @@ class DeviceModule(pytest.File):
         for name in self.names:
             yield DeviceItem.from_parent(self, name=name)
 
+    def mpy(self, target_name):
+        """[(module, .mpy bytes)]: the prelude as module __hil, and this file with
+        its first line (a comment) taking the prelude's names, so that line
+        numbers in device tracebacks are the file's."""
+        first, _, rest = self.source.partition("\n")
+        assert first.startswith("#"), "%s: line 1 must be a comment" % self.path.name
+        src = "from __hil import TARGET, skip, __hil_Skip  " + first + "\n" + rest
+        return [("__hil", _mpy_cross(_PRELUDE % target_name, "__hil.py")),
+                ("__hil_t", _mpy_cross(src, self.path.name))]
+
     def run_all(self, target):
         if self.results is not None:
             return self.results
@@ -167,7 +195,13 @@ class DeviceModule(pytest.File):
         try:
             target.soft_reset()
             target.exec(_PRELUDE % target.name)
-            target.exec(self.source, timeout=self.timeout)
+            if target.mpy_tests:
+                # a board brings its stack up at boot (ksock.board.load), before any
+                # program: its pools come from an unfragmented heap
+                target.exec("from ksock import stack\nstack.init()\nimport gc\ngc.collect()\n")
+                target.load_mpy(self.mpy(target.name))
+            else:
+                target.exec(self.source, timeout=self.timeout)
             out, err = target.exec_capture(_RUNNER + "__hil_run(%r)\n" % self.names, timeout=self.timeout)
         except Exception as e:  # the whole file failed to load or the target died
             for n in self.names:

@@ -42,6 +42,13 @@ def sockstat_tcp_mem():
 
 
 _rb = bytearray(512)  # reads in small pieces: a board's heap may have no free 2 KB block
+_pb = bytearray(1460)  # the peer's payloads, made once: the test, not the stack, must not need fresh KBs
+
+
+def pay(ch, n):
+    for i in range(n):
+        _pb[i] = ch[0]
+    return memoryview(_pb)[:n]
 
 
 def read_all(fd, n, ch):
@@ -95,8 +102,8 @@ def test_established_data_charged_in_chunks_returned_after_read():
     fresh()
     p, fd = established(3002)
     sk = sk_of(fd)
-    p.send(ACK, 1001, 1, data=b"a" * 1400)
-    p.send(ACK, 2401, 1, data=b"b" * 1400)  # 2800 bytes: two chunks
+    p.send(ACK, 1001, 1, data=pay(b"a", 1400))
+    p.send(ACK, 2401, 1, data=pay(b"b", 1400))  # 2800 bytes: two chunks
     assert sk.sk_rmem_alloc == 2 * CH
     assert sk_mem.tcp_memory.allocated == 2
     assert sockstat_tcp_mem() == sk_mem.pages(2)
@@ -133,11 +140,11 @@ def test_established_ofo_chunks_pruned_when_budget_exceeded():
     pc, op, mp = X.PruneCalled, X.OfoPruned, X.TCPMemoryPressures
     tcp_mem((1, 1, 2))  # pages: two chunks fit under min, four is max
     try:
-        p.send(ACK, 1001 + 2 * CH, 1, data=b"c" * 1000)  # out of order: chunk 2
-        p.send(ACK, 1001 + 3 * CH, 1, data=b"d" * 1000)  # out of order: chunk 3
+        p.send(ACK, 1001 + 2 * CH, 1, data=pay(b"c", 1000))  # out of order: chunk 2
+        p.send(ACK, 1001 + 3 * CH, 1, data=pay(b"d", 1000))  # out of order: chunk 3
         assert sk.sk_rmem_alloc == 2 * CH and len(sk.ofo) == 2
         drain(p)
-        p.send(ACK, 1001, 1, data=b"a" * 1000)  # in order: no memory but by pruning the ofo queue
+        p.send(ACK, 1001, 1, data=pay(b"a", 1000))  # in order: no memory but by pruning the ofo queue
         assert X.PruneCalled == pc + 1 and X.OfoPruned == op + 1, (X.PruneCalled - pc, X.OfoPruned - op)
         assert X.TCPMemoryPressures == mp + 1, X.TCPMemoryPressures - mp
         # the highest range went; then the budget was under min again: pruning stops
@@ -159,13 +166,13 @@ def test_established_segment_over_budget_dropped_tcprcvqdrop_then_resent():
         for i in range(4):  # 2 chunks: 1 page, still min
             p.send(ACK, 1001 + i * CH // 2, 1, data=(b"a" if i < 2 else b"b") * (CH // 2))
         d = X.TCPRcvQDrop
-        p.send(ACK, 1001 + 2 * CH, 1, data=b"c" * 1000)  # over max: dropped, ACKed at once
+        p.send(ACK, 1001 + 2 * CH, 1, data=pay(b"c", 1000))  # over max: dropped, ACKed at once
         assert X.TCPRcvQDrop == d + 1
         s = drain(p)
         assert s.ack == 1001 + 2 * CH, s
         read_all(fd, CH, b"a")
         read_all(fd, CH, b"b")
-        p.send(ACK, 1001 + 2 * CH, 1, data=b"c" * 1000)  # the retransmission is stored
+        p.send(ACK, 1001 + 2 * CH, 1, data=pay(b"c", 1000))  # the retransmission is stored
         read_all(fd, 1000, b"c")
         assert sk.sk_rmem_alloc == 0
     finally:
@@ -183,7 +190,7 @@ def test_established_memory_pressure_window_stops_growing_never_shrinks():
         seq = 1001
         edges = []
         for i in range(30):  # 42 KB unread: more than half the 64 KB ring
-            p.send(ACK, seq, 1, data=b"w" * 1400)
+            p.send(ACK, seq, 1, data=pay(b"w", 1400))
             seq += 1400
             for s in segs(p):
                 edges.append(s.ack + s.win)
@@ -230,7 +237,7 @@ def test_listen_syn_beyond_budget_dropped_listendrops_then_accepted():
     held = []
     for port in (3011, 3012):  # two connections, each a chunk unread and a chunk unacked
         p0, fd0 = established(port)
-        p0.send(ACK, 1001, 1, data=b"h" * 1024)
+        p0.send(ACK, 1001, 1, data=pay(b"h", 1024))
         K.send(fd0, b"u" * 1024)
         held.append(fd0)
     assert sk_mem.pages(sk_mem.tcp_memory.allocated) >= 2
@@ -256,7 +263,7 @@ def test_listen_syn_beyond_budget_dropped_listendrops_then_accepted():
 def test_sockstat_linux_lines():
     fresh()
     p, fd = established(3009)
-    p.send(ACK, 1001, 1, data=b"z" * 100)
+    p.send(ACK, 1001, 1, data=pay(b"z", 100))
     lines = tcp_ipv4.proc_net_sockstat().split("\n")
     assert lines[0].startswith("sockets: used ")
     t = lines[1].split()
@@ -270,7 +277,7 @@ def test_dropin_recv_large_n_allocates_what_it_returns():
     fresh()
     p, fd = established(3010)
     s = S.socket(fileno=K.dup(fd))
-    p.send(ACK, 1001, 1, data=b"q" * 100)
+    p.send(ACK, 1001, 1, data=pay(b"q", 100))
     s.recv(1)  # the first call may set up lazily
     gc.collect()
     gc.disable()
@@ -295,8 +302,8 @@ def _cycle(n, port):
         p.expect(SYN | ACK, ack=1001)
         p.send(ACK, 1001, 1)
         fd = K.accept(lfd)[0]
-        p.send(ACK, 1001, 1, data=b"r" * 1000)
-        p.send(ACK, 2001, 1, data=b"r" * 1000)
+        p.send(ACK, 1001, 1, data=pay(b"r", 1000))
+        p.send(ACK, 2001, 1, data=pay(b"r", 1000))
         K.setsockopt(fd, K.SOL_TCP, 1, 1)
         K.send(fd, b"e" * 500)
         segs(p)  # the wire (ScriptDev's queue) holds no frames across connections
