@@ -5,7 +5,7 @@ PY := $(ROOT)/.venv/bin/python
 TARGET ?= unix
 PYTEST_ARGS ?=
 
-.PHONY: all deps host-deps run fuzz test test-unix test-nocmod test-qemu test-natmod test-jonnor test-w5500 test-rp2js flash bench lab clean help
+.PHONY: all deps host-deps run fuzz test test-lane-unix test-lane-boards test-unix test-nocmod test-qemu test-natmod test-jonnor test-w5500 test-rp2js flash bench lab clean help
 all: firmware-all
 
 help:
@@ -30,13 +30,21 @@ host-deps:
 run: firmware-all $(if $(filter rp2js,$(TARGET)),rp2)
 	$(PY) -m host_tools.run --target=$(TARGET)
 
+# Two lanes at once (2 cores; each pytest makes its own namespaces, named by pid):
+# the unix interpreters, and the emulated boards. Each lane's output is printed
+# whole when it ends; the run fails if either does.
 test: firmware-all rp2
+	@$(MAKE) --no-print-directory -O -j2 test-lane-unix test-lane-boards
+
+test-lane-unix:
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix
 	$(PY) -m pytest $(W5500_TESTS) $(PYTEST_ARGS) --target=unix-w5500
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix-nocmod
-	$(PY) -m pytest tests $(PYTEST_ARGS) --target=qemu
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix-natmod
 	$(PY) -m pytest tests $(PYTEST_ARGS) --target=unix-jonnor
+
+test-lane-boards:
+	$(PY) -m pytest tests $(PYTEST_ARGS) --target=qemu
 	$(PY) -m pytest $(RP2JS_TESTS) $(PYTEST_ARGS) --target=rp2js
 	$(PY) -m pytest tests/device/test_skbuff.py $(PYTEST_ARGS) --target=rp2js-natmod
 

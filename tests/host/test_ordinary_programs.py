@@ -93,7 +93,7 @@ def test_ordinary_tcp_echo_1mib(server):
     assert _echo(server, 1 << 20)
 
 
-@pytest.mark.parametrize("n", [32])
+@pytest.mark.parametrize("n", [32, 64])
 def test_ordinary_tcp_echo_concurrent_connections(server, n):
     res = [None] * n
 
