@@ -105,9 +105,14 @@ def poll_schedule_timeout(pwq, left):
     return 1 if r else 0
 
 
+_NOWAIT = "nowait"  # end time of a zero timeout: Linux's {0, 0}, the only one that registers no waiters
+
+
 def _end_time(timeout_ms):
     if timeout_ms < 0:
         return None
+    if timeout_ms == 0:
+        return _NOWAIT
     clk = ktime.clock
     return clk.add(clk.now_ms(), timeout_ms)
 
@@ -115,6 +120,8 @@ def _end_time(timeout_ms):
 def _left(end):
     if end is None:
         return -1
+    if end is _NOWAIT:
+        return 0
     clk = ktime.clock
     d = clk.diff(end, clk.now_ms())
     return d if d > 0 else 0
@@ -160,7 +167,7 @@ def do_poll(fds, pwq, end):
     sfops = _sock_fops
     pt = pwq.pt
     timed_out = False
-    if end is not None and _left(end) == 0:
+    if end is _NOWAIT:  # not "already past": a timeout that ran out before the first pass still registers
         pt._qproc = None
         timed_out = True
     slots = fdtable.current.files.fd
@@ -246,7 +253,7 @@ def do_select(n, inp, outp, exp, end):
         return n
     pwq = poll_initwait()
     pt = pwq.pt
-    timed_out = end is not None and _left(end) == 0
+    timed_out = end is _NOWAIT
     if timed_out:
         pt = None  # the no-wait case: register nothing
     try:
