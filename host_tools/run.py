@@ -2,13 +2,17 @@
 (ksock/examples/demo_server.py) through the launcher (`micropython -m ksock.run`),
 with the Linux kernel as the peer on a veth (unix) or tap (QEMU). It serves UDP
 echo on port 7 and, once the stack has TCP, TCP echo on 7 and an HTTP page with
-ksock's socket table and counters on 80. Ctrl-C stops it and removes everything.
+ksock's socket table and counters on 80. ksock takes its address by DHCP from a
+dnsmasq in the peer namespace (Debian dnsmasq-base), which also answers DNS: the
+demo resolves peer.ksock.lan (the Linux side) before it serves. Ctrl-C stops it
+and removes everything.
 
-    python -m host_tools.run --target=unix|unix-nocmod|qemu|rp2js [--check] [--status]
+    python -m host_tools.run --target=unix|unix-nocmod|qemu|rp2js [--check] [--status] [--static]
 
 --check: bring it up, exercise it from the Linux side once (UDP echo, HTTP when
 TCP is there), print the results and stop (exit status 0 when all worked).
 --status: only boot the target and print its bring-up report (the old `make run`).
+--static: a fixed address (the link's .2) instead of DHCP, no dnsmasq.
 """
 import argparse
 import os
@@ -21,7 +25,10 @@ import threading
 import time
 
 from hil import netns
+from hil.dnsmasq import Dnsmasq
 from hil.targets import BUILD, ROOT, make_target
+
+PEER_NAME = "peer.ksock.lan"  # dnsmasq's record for the Linux side, which the demo resolves
 
 DEMO = os.environ.get("KSOCK_DEMO") or os.path.join(ROOT, "ksock", "examples", "demo_server.py")
 
@@ -73,6 +80,23 @@ def check_http(lk):
         c.close()
 
 
+def _leased(a, lk, timeout=20):
+    """--dhcp: wait for dnsmasq's lease and point the checks at that address."""
+    if not a.dhcp:
+        return True
+    ip = a.dhcp.wait_lease(timeout)
+    print("check: DHCP lease from dnsmasq in %s: %s" % (lk.peer.name, ip or "FAILED (none)"))
+    if ip:
+        lk.tgt_ip = ip
+    return bool(ip)
+
+
+def _resolved(lk, out):
+    ok = "demo: %s is ('%s', 80)" % (PEER_NAME, lk.peer_ip) in out
+    print("check: the demo resolved %s to %s through dnsmasq: %s" % (PEER_NAME, lk.peer_ip, "ok" if ok else "FAILED"))
+    return ok
+
+
 def _checks(lk, tcp):
     ok = check_udp_echo(lk)
     print("check: UDP echo on %s:7 from Linux: %s" % (lk.tgt_ip, "ok" if ok else "FAILED"))
@@ -97,8 +121,10 @@ def run_unix(a, lk):
     binary = os.path.join(BUILD, a.target, "micropython")
     env = dict(os.environ)
     env.setdefault("MICROPYPATH", ".frozen")
+    addr = ["--addr", "dhcp", "--hostname", "ksock-demo"] if a.dhcp else [
+        "--addr", "%s/%d" % (lk.tgt_ip, lk.prefix), "--gw", lk.peer_ip]
     cmd = ["ip", "netns", "exec", lk.tgt.name, binary, "-m", "ksock.run",
-           "--iface", lk.tgt_if, "--addr", "%s/%d" % (lk.tgt_ip, lk.prefix), "--gw", lk.peer_ip, DEMO]
+           "--iface", lk.tgt_if] + addr + [DEMO] + (["--resolve", PEER_NAME] if a.dhcp else [])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                          cwd=BUILD, start_new_session=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -119,9 +145,12 @@ def run_unix(a, lk):
                 return 1
             time.sleep(0.05)
         tcp = not any("TCP not in this stack" in x for x in lines)
+        ok = _leased(a, lk)
         print("ksock on %s in netns %s at %s/%d; Linux peer %s on %s" % (
             a.target, lk.tgt.name, lk.tgt_ip, lk.prefix, lk.peer_ip, lk.peer_if))
-        ok = _checks(lk, tcp)
+        if a.dhcp:
+            ok = _resolved(lk, "".join(lines)) and ok
+        ok = _checks(lk, tcp) and ok
         if not a.check:
             _howto(lk, tcp)
             print("up; Ctrl-C to stop")
@@ -164,30 +193,36 @@ def run_qemu(a, lk):
             prog = "/ram/demo_server.py"
         max_ms = 12000 if a.check else 1 << 29
         nic = "'--board', 'W5500_EVB_PICO'" if a.target == "rp2js" else "'--iface', 'eth0'"
-        code = ("import ksock.run\nksock.run.main([%s, '--addr', '%s/%d', '--gw', '%s', "
-                "%r, '--max-ms', '%d'])\n" % (nic, lk.tgt_ip, lk.prefix, lk.peer_ip, prog, max_ms))
+        addr = ("'--addr', 'dhcp', '--hostname', 'ksock-demo'" if a.dhcp else
+                "'--addr', '%s/%d', '--gw', '%s'" % (lk.tgt_ip, lk.prefix, lk.peer_ip))
+        extra = ", '--resolve', %r" % PEER_NAME if a.dhcp else ""
+        code = ("import ksock.run\nksock.run.main([%s, %s, %r, '--max-ms', '%d'%s])\n"
+                % (nic, addr, prog, max_ms, extra))
 
         def go():
             try:
-                box["out"] = t.exec(code, timeout=max_ms / 1000 * getattr(t, "slowdown", 1) + 30)
+                box["out"] = t.exec(code, timeout=(max_ms + 20000) / 1000 * getattr(t, "slowdown", 1) + 30)
             except Exception as e:  # noqa: BLE001 - reported below
                 box["err"] = e
         th = threading.Thread(target=go, daemon=True)
         th.start()
         time.sleep(3)
         tcp = _tcp_in_tree()
+        ok = _leased(a, lk, 20 * getattr(t, "slowdown", 1))
         print("ksock on %s (netns %s) at %s/%d; Linux peer %s on %s" % (
             a.target, lk.target_ns, lk.tgt_ip, lk.prefix, lk.peer_ip, lk.peer_if))
-        ok = _checks(lk, tcp)
+        ok = _checks(lk, tcp) and ok
         if not a.check:
             _howto(lk, tcp)
             print("up; Ctrl-C to stop")
         th.join()
         if "err" in box:
-            print("board: %s" % box["err"])
+            print("board: %s" % (getattr(box["err"], "traceback", None) or box["err"]))
             ok = False
         else:
             print(box.get("out", ""), end="")
+            if a.dhcp:
+                ok = _resolved(lk, box.get("out", "")) and ok
     except KeyboardInterrupt:
         pass
     finally:
@@ -215,6 +250,7 @@ def main(argv=None):
     ap.add_argument("--check", action="store_true", help="exercise the demo once from Linux, then stop")
     ap.add_argument("--status", action="store_true", help="only print the target's bring-up report")
     ap.add_argument("--keep", action="store_true", help="(default) stay up until Ctrl-C")
+    ap.add_argument("--static", action="store_true", help="a fixed address instead of DHCP from dnsmasq")
     a = ap.parse_args(argv)
     ok, why = netns.available()
     if not ok:
@@ -224,9 +260,14 @@ def main(argv=None):
         return status(a)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     lk = netns.Link(tap=(a.target == "qemu"))
+    a.dhcp = None
     try:
+        if not a.static:
+            a.dhcp = Dnsmasq(lk, extra=["--host-record=%s,%s" % (PEER_NAME, lk.peer_ip)]).start()
         return run_qemu(a, lk) if a.target in ("qemu", "rp2js") else run_unix(a, lk)
     finally:
+        if a.dhcp:
+            a.dhcp.close()
         lk.delete()
 
 

@@ -1,7 +1,7 @@
 # The launcher: run any MicroPython program on ksock.
 #
-#   micropython -m ksock.run --iface IFACE --addr A.B.C.D/P [--gw G] [--board NAME]
-#                            PROGRAM.py [ARGS...]
+#   micropython -m ksock.run --iface IFACE --addr A.B.C.D/P|dhcp [--gw G] [--board NAME]
+#                            [--hostname NAME] PROGRAM.py [ARGS...]
 #
 # Brings the stack up on IFACE (unix port: AF_PACKET through add_packet_dev; QEMU:
 # the LAN9118; --board: the board loader when the tree has one), installs
@@ -16,13 +16,14 @@
 # stack while the program computes (ksock/kernel/ksoftirqd.py).
 import sys
 
-USAGE = ("usage: micropython -m ksock.run --iface IFACE --addr A.B.C.D/P [--gw G] [--board NAME] "
-         "PROGRAM.py|MODULE [ARGS]")
+USAGE = ("usage: micropython -m ksock.run --iface IFACE --addr A.B.C.D/P|dhcp [--gw G] [--board NAME] "
+         "[--hostname NAME] PROGRAM.py|MODULE [ARGS]")
+DHCP_WAIT_MS = 20000  # --addr dhcp: how long the launcher waits for a lease
 
 
 def parse_args(argv):
     """(options dict, program, its args); raises ValueError on a bad command line."""
-    opt = {"iface": None, "addr": None, "gw": None, "board": None}
+    opt = {"iface": None, "addr": None, "gw": None, "board": None, "hostname": None}
     i = 0
     while i < len(argv) and argv[i].startswith("--"):
         a = argv[i]
@@ -67,19 +68,26 @@ class _builtins:
                 sys.modules[n] = m
 
 
-def bring_up(iface=None, addr=None, gw=None, board=None):
+def bring_up(iface=None, addr=None, gw=None, board=None, hostname=None):
     """Start the stack: lo always; the NIC as eth0 with addr (CIDR) and a default
     route via gw. --board NAME: the NIC, address and gateway of boards/NAME.py
-    (ksock.board), --iface/--addr/--gw overriding them."""
+    (ksock.board), --iface/--addr/--gw overriding them. addr "dhcp": a lease
+    (address, router, DNS servers) from ipconfig's DHCP client instead."""
     from ksock import stack
-    if addr and "/" not in addr:
+    dhcp = addr == "dhcp"
+    if dhcp:
+        addr = gw = None
+    elif addr and "/" not in addr:
         addr += "/24"
     with _builtins():
         stack.init()
         if board:
             from ksock import board as _board
             kw = {"ifname": iface} if iface else {}
-            _board.attach(_board.load(board), ip=addr, gw=gw, **kw)
+            desc = _board.load(board)
+            if dhcp:  # the board file's MAC, not its static address
+                desc = dict(desc, net={"mac": desc.get("net", {}).get("mac")})
+            _board.attach(desc, ip=addr, gw=gw, **kw)
         elif iface:
             if sys.platform == "linux":
                 stack.add_packet_dev(iface, "eth0")
@@ -93,6 +101,19 @@ def bring_up(iface=None, addr=None, gw=None, board=None):
         if gw:
             stack.ip_route_add("0.0.0.0/0", via=gw)
     _background()
+    if dhcp:
+        _dhcp("eth0", hostname)
+
+
+def _dhcp(dev, hostname):
+    from ksock.net.ipv4 import ipconfig as ic, devinet
+    c = ic.ic_dhcp_start(dev, hostname)
+    if not ic.ic_dhcp_wait(c, DHCP_WAIT_MS):
+        raise OSError(110, "no DHCP lease on %s in %d s" % (dev, DHCP_WAIT_MS // 1000))
+    ntoa = devinet.inet_ntoa
+    print("ksock.run: %s %s/%d by DHCP, router %s, dns %s, lease %d s" % (
+        dev, ntoa(c.addr), c.prefixlen, c.router and ntoa(c.router) or "-",
+        ",".join(ntoa(d) for d in c.dns) or "-", c.lease))
 
 
 def _background():
@@ -233,7 +254,7 @@ def main(argv):
         micropython.kbd_intr(3)  # `-m` skips the SIGINT handler a script gets: Ctrl-C -> KeyboardInterrupt
     except (ImportError, AttributeError):
         pass
-    bring_up(opt["iface"], opt["addr"], opt["gw"], opt["board"])
+    bring_up(opt["iface"], opt["addr"], opt["gw"], opt["board"], opt["hostname"])
     install()
     try:
         run_program(prog, args)

@@ -4,7 +4,8 @@
 #   TCP 7  echo, TCP 80  a small HTTP page with ksock's live socket table and
 #          counters                   (once the stack has TCP: ksock.net.ipv4.tcp_ipv4)
 #
-#   micropython -m ksock.run --iface veth0 --addr 10.0.0.2/24 demo_server.py [--max-ms MS]
+#   micropython -m ksock.run --iface veth0 --addr 10.0.0.2/24|dhcp demo_server.py [--max-ms MS]
+#                            [--resolve NAME]    (look NAME up through DNS first and print it)
 import sys
 import socket
 import select
@@ -30,13 +31,16 @@ def tcp_available():
 
 
 def page(served):
-    body = "<html><head><title>ksock</title></head><body><h1>ksock</h1>\n"
-    body += "<p>served: %s</p>\n" % ", ".join("%s %d" % kv for kv in sorted(served.items()))
+    """The page in pieces, sent one by one: a board's heap need not hold it whole."""
+    yield "<html><head><title>ksock</title></head><body><h1>ksock</h1>\n"
+    yield "<p>served: %s</p>\n" % ", ".join("%s %d" % kv for kv in sorted(served.items()))
     for name in ("tcp", "udp", "snmp", "dev", "arp"):
         t = proc_net(name)
         if t:
-            body += "<h2>/proc/net/%s</h2><pre>%s</pre>\n" % (name, t)
-    return body + "</body></html>\n"
+            yield "<h2>/proc/net/%s</h2><pre>" % name
+            yield t
+            yield "</pre>\n"
+    yield "</body></html>\n"
 
 
 def listener(port):
@@ -52,6 +56,15 @@ def main(argv):
     max_ms = -1
     if "--max-ms" in argv:
         max_ms = int(argv[argv.index("--max-ms") + 1])
+    if "--resolve" in argv:
+        name = argv[argv.index("--resolve") + 1]
+        try:
+            a = socket.getaddrinfo(name, 80)[0][-1]
+            if not isinstance(a, tuple):  # the unix port's raw sockaddr_in: family, port, address
+                a = ("%d.%d.%d.%d" % tuple(a[4:8]), a[2] << 8 | a[3])
+            print("demo: %s is %s" % (name, a))
+        except OSError as e:
+            print("demo: %s not resolved: %r" % (name, e))
     served = {"udp-echo": 0, "tcp-echo": 0, "http": 0}
     poller = select.poll()
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -96,11 +109,10 @@ def main(argv):
                         if b"\r\n\r\n" not in requests[s]:
                             continue
                         served["http"] += 1
-                        body = page(served).encode()
-                        s.setblocking(True)
-                        s.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n"
-                                  b"Connection: close\r\n\r\n" % len(body))
-                        s.sendall(body)
+                        s.setblocking(True)  # HTTP/1.0, Connection: close: the end of the body is the FIN
+                        s.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n")
+                        for part in page(served):
+                            s.sendall(part.encode())
                     poller.unregister(s)
                     del roles[s], requests[s]
                     s.close()
