@@ -84,9 +84,15 @@ def test_umqtt_simple_qos0_qos1_with_mosquitto(binary, impl, tmp_path):
     assert sorted(sub_out.split()) == ["own-qos0", "own-qos1"], sub_out
 
 
+def _tcpext(ns, name):
+    """A TcpExt counter of namespace ns's kernel (/proc/net/netstat)."""
+    lines = [ln.split() for ln in ns.run("cat", "/proc/net/netstat").splitlines() if ln.startswith("TcpExt:")]
+    return int(dict(zip(lines[0], lines[1]))[name])
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 def test_asyncio_start_server_default_backlog_16_clients(binary, impl):
-    srv = Server(impl, binary, os.path.join(PROGS, "asyncio_echo_server.py"), args=(7, 12))
+    srv = Server(impl, binary, os.path.join(PROGS, "asyncio_echo_server.py"), args=(7, 50, 17))
     try:
         _wait_port(srv, 7)
         res = [None] * 16
@@ -114,7 +120,16 @@ def test_asyncio_start_server_default_backlog_16_clients(binary, impl):
             t.start()
         for t in ts:
             t.join(60)
-        assert res == [True] * 16, res
+        if impl == "micropython" and res != [True] * 16:
+            # The reference is Linux, which may reset here too: a client whose final
+            # ACK met a full accept queue was answered with a syncookie, and its
+            # next data segment fails the cookie check (tcp_v4_cookie_check) -> RST.
+            # Allowed only when Linux counted exactly that.
+            failed = _tcpext(srv.lk.tgt, "SyncookiesFailed")
+            assert failed > 0 and all(r is True or "ConnectionReset" in r for r in res), (failed, res)
+            return  # the reset clients never reach the server, which waits for 17: killed below
+        else:
+            assert res == [True] * 16, res
         st, out, err = srv.finish(40)
         assert st == 0 and "done" in out and "Traceback" not in err, (st, out, err[-2000:])
     finally:
