@@ -8,7 +8,7 @@ cd "$ROOT"
 
 APT_PKGS="build-essential libffi-dev pkg-config python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi
  qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf iproute2 iputils-ping ethtool tcpdump curl xz-utils
- ser2net mosquitto mosquitto-clients dnsmasq-base"
+ ser2net mosquitto mosquitto-clients dnsmasq-base netcat-openbsd"
 MP_VER=1.25.0
 MP_TARBALL="micropython_${MP_VER}+ds.orig.tar.xz"
 MP_DIR="$ROOT/build/micropython"
