@@ -97,8 +97,8 @@ def _resolved(lk, out):
     return ok
 
 
-def _checks(lk, tcp):
-    ok = check_udp_echo(lk)
+def _checks(lk, tcp, slowdown=1):
+    ok = check_udp_echo(lk, tries=20 * slowdown)  # after a lease the board still probes the address (RFC 5227)
     print("check: UDP echo on %s:7 from Linux: %s" % (lk.tgt_ip, "ok" if ok else "FAILED"))
     if tcp:
         hok, text = check_http(lk)
@@ -211,7 +211,7 @@ def run_qemu(a, lk):
         ok = _leased(a, lk, 20 * getattr(t, "slowdown", 1))
         print("ksock on %s (netns %s) at %s/%d; Linux peer %s on %s" % (
             a.target, lk.target_ns, lk.tgt_ip, lk.prefix, lk.peer_ip, lk.peer_if))
-        ok = _checks(lk, tcp) and ok
+        ok = _checks(lk, tcp, getattr(t, "slowdown", 1)) and ok
         if not a.check:
             _howto(lk, tcp)
             print("up; Ctrl-C to stop")
