@@ -157,6 +157,9 @@ def tcp_peer(lk, stop):
                     th.join()
             elif w[0] == b"hold":
                 held.extend(connect(int(w[2])) for _ in range(int(w[1])))
+            elif w[0] == b"echo":
+                c.sendall(b"ok %d %d %d %d %d %.1f\n" % echo_clients(lk, int(w[1]), int(w[2]), int(w[3])))
+                continue
             elif w[0] == b"release":
                 while held:
                     held.pop().close()
@@ -184,6 +187,72 @@ def tcp_peer(lk, stop):
             s.close()
 
 
+def echo_clients(lk, m, secs, port):
+    """`echo M SECS PORT`: M connections to the target's PORT, each sending
+    1 KiB once a second for SECS s and checking its echo, one selector loop;
+    ping every 200 ms meanwhile. Returns (established, echoes intact, echoes
+    sent, pings sent, pings answered, worst RTT ms)."""
+    import selectors
+    import subprocess
+    ping = subprocess.Popen(["ip", "netns", "exec", lk.peer.name, "ping", "-i", "0.2", "-W", "2",
+                             "-w", str(secs + 4), lk.tgt_ip], stdout=subprocess.PIPE, text=True)
+    sel = selectors.DefaultSelector()
+    conns = []
+    for i in range(m):
+        with lk.peer.entered():
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(10)
+        try:
+            s.connect((lk.tgt_ip, port))
+        except OSError:
+            s.close()
+            continue
+        s.setblocking(False)
+        st = {"s": s, "want": b"", "got": b""}
+        conns.append(st)
+        sel.register(s, selectors.EVENT_READ, st)
+    sent = ok = 0
+    end = time.monotonic() + secs
+    tick = time.monotonic()
+    while time.monotonic() < end + 3:
+        now = time.monotonic()
+        if now >= tick and now < end:
+            tick += 1
+            for k, st in enumerate(conns):
+                if st["want"]:
+                    continue  # the last echo is not back: this second's is skipped, not queued
+                st["want"] = bytes((sent + k + j) & 0xFF for j in range(1024))
+                st["got"] = b""
+                try:
+                    st["s"].sendall(st["want"])
+                except OSError:
+                    pass
+                sent += 1
+        for key, _ in sel.select(0.05):
+            st = key.data
+            try:
+                d = st["s"].recv(4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                d = b""
+            if not d:
+                sel.unregister(st["s"])
+                continue
+            st["got"] += d
+            if len(st["got"]) >= len(st["want"]):
+                ok += st["got"] == st["want"]
+                st["want"] = b""
+        if now >= end and not any(st["want"] for st in conns):
+            break
+    for st in conns:
+        st["s"].close()
+    out = ping.communicate(timeout=30)[0]
+    rtts = [float(x.split("time=")[1].split()[0]) for x in out.splitlines() if "time=" in x]
+    tx = next((int(x.split()[0]) for x in out.splitlines() if "packets transmitted" in x), 0)
+    return len(conns), ok, sent, tx, len(rtts), max(rtts) if rtts else -1.0
+
+
 def dnsmasq_peer(lk, stop):
     """bench_netcfg.py's peer: dnsmasq giving DHCP leases and answering peer.ks.test."""
     import subprocess
@@ -205,6 +274,7 @@ def dnsmasq_peer(lk, stop):
         shutil.rmtree(d, ignore_errors=True)
 
 
+QUICK = [False]  # --quick: scripts see QUICK = True and run short
 PEERS = {"udp": udp_peer, "tcp": tcp_peer, "dnsmasq": dnsmasq_peer}
 
 
@@ -229,7 +299,7 @@ def run_net(spec, path):
         t.start()
         peer.start()
         iface = {"qemu": "lan9118"}.get(spec, "board:" + t.board if spec.startswith("rp2js") else lk.tgt_if)
-        pre = "IFACE = %r\nTGT_IP = %r\nPEER_IP = %r\n" % (iface, lk.tgt_ip, lk.peer_ip)
+        pre = "IFACE = %r\nTGT_IP = %r\nPEER_IP = %r\nQUICK = %r\n" % (iface, lk.tgt_ip, lk.peer_ip, QUICK[0])
         return t.exec(pre + open(path).read(), timeout=900)
     finally:
         stop.set()
@@ -251,7 +321,7 @@ def run_on(spec, scripts):
                 try:
                     out = run_net(spec, path)
                 except Exception as e:  # noqa: BLE001 - one script's failure does not end the run
-                    print("%s on %s failed: %s" % (os.path.basename(path), spec, e))
+                    print("%s on %s failed: %s" % (os.path.basename(path), spec, getattr(e, "traceback", e)))
                     out = ""
             else:
                 t.soft_reset()
@@ -284,7 +354,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--targets", default="unix,unix-nocmod,qemu")
     ap.add_argument("--only", default="", help="substring of bench script names")
+    ap.add_argument("--quick", action="store_true", help="a few seconds a row (CI: every row is produced)")
     a = ap.parse_args(argv)
+    QUICK[0] = a.quick
     scripts = sorted(p for p in glob.glob(os.path.join(ROOT, "tests", "bench", "bench_*.py")) if a.only in p)
     targets = [s for s in a.targets.split(",") if s != "qemu" or shutil.which("qemu-system-arm")]
     rows = []
