@@ -194,8 +194,12 @@ def sk_alloc(family, prot):
 
 def sock_init_data(sock, sk):
     """Buffers from net.core.{r,w}mem_default; the socket and sock point at each other."""
-    sk.sk_rcvbuf = sysctl.sysctl("net.core.rmem_default")
-    sk.sk_sndbuf = sysctl.sysctl("net.core.wmem_default")
+    v = sysctl.sysctl("net.core.rmem_default")
+    if v != sk.sk_rcvbuf:  # (a protocol's class may hold it already: no instance attribute)
+        sk.sk_rcvbuf = v
+    v = sysctl.sysctl("net.core.wmem_default")
+    if v != sk.sk_sndbuf:
+        sk.sk_sndbuf = v
     if sk.sk_type != sock.type:
         sk.sk_type = sock.type
     sk.sk_socket = sock
@@ -210,7 +214,8 @@ def sock_graft(sk, parent):
     """Attach an accepted child to its new struct socket (include/net/sock.h)."""
     sk.sk_socket = parent
     parent.sk = sk
-    sk.sk_wq = parent.wq  # the child sleeps on its new socket's queue
+    if sk.sk_wq is not parent.wq:
+        sk.sk_wq = parent.wq  # the child sleeps on its new socket's queue
     if sk.sk_type != parent.type:
         sk.sk_type = parent.type
 

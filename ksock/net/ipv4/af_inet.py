@@ -320,7 +320,9 @@ def inet_shutdown(sock, how):
             err = -ENOTCONN  # still marked, so poll() sees the hang-up
         sk.sk_shutdown |= how
         if prot.shutdown is not None:
-            prot.shutdown(sk, how)
+            r = prot.shutdown(sk, how)
+            if r and not err:
+                err = r
     sk.sk_state_change(sk)
     return err
 

@@ -6,7 +6,7 @@ from ksock.compat import const, PLATFORM
 from ksock.kernel import time as ktime
 from ksock.kernel import timer
 from ksock.net.core import sysctl
-from ksock.net.core.sock import sk_acceptq_is_full, HZ
+from ksock.net.core.sock import sk_acceptq_is_full, sock_flag, SOCK_KEEPOPEN, HZ
 from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import request_sock as rq
 from ksock.net.ipv4 import tcp, tcp_output, tcp_timer, syncookies
@@ -97,6 +97,10 @@ def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss,
                              snd_ws, rcv_ws, snd_wnd):
     """A new tcp_sock in SYN_RECV for a request that completed (or a cookie)."""
     child = tcp.tcp_sock()
+    if raddr == rt[1]:  # share the route's address objects (a cookie's come from the packet)
+        raddr = rt[1]
+    if laddr == rt[2]:
+        laddr = rt[2]
     for name in _INHERIT:
         v = getattr(lsk, name)
         if v != getattr(tcp.tcp_sock, name):
@@ -112,10 +116,8 @@ def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss,
         child.wscale_ok = wscale_ok
         if snd_ws:
             child.snd_wscale = snd_ws
-    child.iss = iss
     child.snd_una = child.snd_nxt = child.snd_max = iss + 1
     child.write_seq = child.snd_base = iss + 1
-    child.irs = irs
     child.rcv_nxt = child.copied_seq = child.rcv_wup = irs + 1
     child.rcv_wnd = child.rcv_size if child.rcv_size < 0xFFFF else 0xFFFF
     child.snd_wnd = snd_wnd
@@ -123,8 +125,9 @@ def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss,
     child.max_window = snd_wnd
     m = mss if mss < child.advmss else child.advmss
     child.mss_cache = m if m >= 88 else 88
-    child.rcv_mss = child.mss_cache
-    tcp_timer.tcp_init_xmit_timers(child)
+    tcp_timer.tcp_initialize_rcv_mss(child)
+    if sock_flag(child, SOCK_KEEPOPEN) and not tcp_timer.tcp_ka_timer_make(child):
+        return None  # (the other timers and the rings come with the first data)
     MIB.PassiveOpens += 1
     return child
 
@@ -233,7 +236,7 @@ def cookie_v4_check(lsk, skb, th, hl, flags):
         return 0
     XMIB.SyncookiesRecv += 1
     from ksock.net.ipv4 import ip_output
-    rt = ip_output.ip_route(saddr)
+    rt = ip_output.ip_route_connect(saddr)
     if isinstance(rt, int):
         return 0
     win = (buf[th + 14] << 8) | buf[th + 15]

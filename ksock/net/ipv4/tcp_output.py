@@ -147,14 +147,16 @@ def tcp_transmit(sk, seqno, n, flags):
 def tcp_event_ack_sent(sk):
     if sk.ack_quick and sk.ack_pending:  # tcp_dec_quickack_mode: one credit per ACK of new data
         sk.ack_quick -= 1
-    sk.ack_pending = 0
-    sk.rcv_unacked = 0
+    if sk.ack_pending:  # (written only when set: a new instance attribute costs heap)
+        sk.ack_pending = 0
+    if sk.rcv_unacked:
+        sk.rcv_unacked = 0
     if sk.delack_timer is not None and sk.delack_timer._slot >= 0:
         timer.del_timer(sk.delack_timer)
 
 
 def tcp_send_ack(sk):
-    if sk.snd_ring is None:
+    if sk.sk_dst is None:
         return
     # tcp_acceptable_seq: the highest sequence sent (Linux's snd_nxt), never the
     # go-back-N restart point, which the peer may have passed: its ACK would be
@@ -178,7 +180,7 @@ def tcp_flush_acks():
     while _ack_soon:
         sk = _ack_soon.pop()
         sk.ack_queued = 0
-        if sk.ack_pending and sk.snd_ring is not None and sk.sk_state != 7:
+        if sk.ack_pending and sk.sk_dst is not None and sk.sk_state != 7:
             tcp_send_ack(sk)
 
 
@@ -196,7 +198,7 @@ def tcp_rearm_rto(sk):
     """Retransmit timer on while anything is unacknowledged, off otherwise."""
     t = sk.rtx_timer
     if sk.snd_una == sk.snd_max:
-        if t._slot >= 0:
+        if t is not None and t._slot >= 0:
             timer.del_timer(t)
     else:
         timer.mod_timer_in(t, sk.rto << sk.backoff if sk.backoff < 10 else TCP_RTO_MAX)
@@ -209,12 +211,14 @@ def _rto_arm_if_idle(sk):
 
 def tcp_connect(sk):
     """Send the SYN (SYN_SENT); RTO starts at TCP_TIMEOUT_INIT."""
-    sk.snd_nxt = sk.iss + 1
+    iss = sk.snd_una  # the SYN's sequence number (Linux keeps no separate ISS field)
+    sk.snd_nxt = iss + 1
     sk.snd_max = sk.snd_nxt
-    sk.rto = TCP_TIMEOUT_INIT
+    if sk.rto != TCP_TIMEOUT_INIT:
+        sk.rto = TCP_TIMEOUT_INIT
     sk.rtt_seq = sk.snd_nxt  # the SYN-ACK gives the first RTT sample (Karn: unless resent)
     sk.rtt_ts = ktime.clock.now_ms()
-    tcp_transmit(sk, sk.iss, 0, _SYN)
+    tcp_transmit(sk, iss, 0, _SYN)
     _rto_arm_if_idle(sk)
 
 
@@ -274,7 +278,7 @@ def tcp_write_xmit(sk):
 
 
 def tcp_push_pending_frames(sk):
-    if sk.snd_ring is not None and (sk.write_seq - sk.snd_nxt > 0 or sk.fin_queued):
+    if sk.sk_dst is not None and (sk.write_seq - sk.snd_nxt > 0 or sk.fin_queued):
         tcp_write_xmit(sk)
 
 
@@ -284,7 +288,7 @@ def tcp_retransmit_head(sk):
     top = sk.snd_max
     end = sk.write_seq
     if sk.sk_state == TCP_SYN_SENT:
-        return tcp_transmit(sk, sk.iss, 0, _SYN)
+        return tcp_transmit(sk, una, 0, _SYN)  # (snd_una is the ISS until the SYN is acked)
     n = end - una
     if n > sk.mss_cache:
         n = sk.mss_cache
@@ -307,7 +311,7 @@ def tcp_send_fin(sk):
 
 def tcp_send_active_reset(sk):
     """RST with our current sequence (close with unread data, linger 0, abort)."""
-    if sk.snd_ring is None or sk.sk_dst is None:
+    if sk.sk_dst is None:
         return
     tcp_transmit(sk, sk.snd_max, 0, _ACK | _RST)  # tcp_acceptable_seq, as tcp_send_ack
 
@@ -360,26 +364,25 @@ def tcp_rcv_wscale(size):
 
 
 def tcp_connect_init(sk, rt, rcv_wscale=-1):
-    """Rings (slot tables only: no chunk until data comes), MSS, window scale
-    and pseudo-header sum for a connection on route `rt`. -ENOBUFS when the
-    heap cannot hold the slot tables."""
+    """Ring sizes (the rings come with the first data: tcp_timer's
+    tcp_snd_ring_make / tcp_rcv_ring_make), MSS, window scale and
+    pseudo-header sum for a connection on route `rt`; sk_dst set marks a sock
+    that has a TCB. Fields at their class defaults stay unset (heap per
+    connection)."""
     rsize = tcp_rcv_ring_size(sk)
     ssize = tcp_snd_ring_size(sk)
-    try:
-        r = sk_mem.ring_new(rsize)
-        w = sk_mem.ring_new(ssize)
-    except MemoryError:
-        return -105  # ENOBUFS: the caller counts it (ListenDrops, connect error)
-    sk.rcv_ring = r
-    sk.snd_ring = w
-    sk_mem.tcp_memory.sockets += 1
-    sk.rcv_size = rsize
-    sk.snd_size = ssize
+    if rsize != sk.rcv_size:
+        sk.rcv_size = rsize
+    if ssize != sk.snd_size:
+        sk.snd_size = ssize
     sk.sk_dst = rt
+    sk_mem.tcp_memory.sockets += 1
     m = tcp_advmss(sk, rt)
     if m != sk.advmss:
         sk.advmss = m
-    sk.rcv_mss = sk.advmss if sk.advmss < 536 else 536
+    m = sk.advmss if sk.advmss < 536 else 536
+    if m != sk.rcv_mss:
+        sk.rcv_mss = m
     if rcv_wscale >= 0:
         if rcv_wscale != sk.rcv_wscale:
             sk.rcv_wscale = rcv_wscale
