@@ -87,7 +87,6 @@ class tcp_sock(icsk.inet_connection_sock):
     linger2 = 0
     # connection state (set by tcp_connect_init / the child's creation)
     sk_dst = None  # (dev, nexthop, saddr) route of an connected socket
-    ph_sum = 0  # pseudo-header partial checksum
     snd_una = 0  # in SYN_SENT (and a simultaneous open's SYN_RECV): the ISS
     snd_nxt = 0
     snd_max = 0  # highest sequence sent (BSD's snd_max; Linux's snd_nxt role)
@@ -132,7 +131,6 @@ class tcp_sock(icsk.inet_connection_sock):
     in_recovery = 0
     srtt8 = 0
     rttvar4 = 0
-    rto = 1000
     backoff = 0
     retransmits = 0
     probe_mode = 0
@@ -152,6 +150,7 @@ tcp_sock.sk_sndbuf = sysctl.sysctl("net.ipv4.tcp_wmem")[1]
 tcp_sock.sk_rcvbuf = sysctl.sysctl("net.ipv4.tcp_rmem")[1]
 tcp_sock.snd_size = tcp_output.tcp_snd_ring_size(tcp_sock)
 tcp_sock.rcv_size = tcp_output.tcp_rcv_ring_size(tcp_sock)
+tcp_sock.rcv_wscale = tcp_output.tcp_rcv_wscale(tcp_sock.rcv_size)  # (read only when wscale_ok)
 
 
 def _set_or_default(sk, name, v):
@@ -687,7 +686,7 @@ def tcp_get_info(sk, optlen):
     if sk.sk_state == TCP_LISTEN:
         struct.pack_into("<II", b, 24, sk.sk_ack_backlog, sk.sk_max_ack_backlog)
     else:
-        rto = sk.rto << sk.backoff if sk.backoff < 10 else 120000
+        rto = tcp_output.tcp_rto(sk) << sk.backoff if sk.backoff < 10 else 120000
         struct.pack_into("<IIII", b, 8, rto * 1000, 0, sk.mss_cache, sk.rcv_mss)
         if sk.sk_dst is not None:
             mss = sk.mss_cache

@@ -42,10 +42,7 @@ def tcp_rtt_estimator(sk, m):
         sk.srtt8 += d
         if d < 0:
             d = -d
-        sk.rttvar4 += d - (sk.rttvar4 >> 2)
-    v = sk.rttvar4 if sk.rttvar4 > TCP_RTO_MIN else TCP_RTO_MIN
-    rto = (sk.srtt8 >> 3) + v
-    sk.rto = rto if rto < TCP_RTO_MAX else TCP_RTO_MAX
+        sk.rttvar4 += d - (sk.rttvar4 >> 2)  # (the RTO follows: tcp_output.tcp_rto)
 
 
 def tcp_send_challenge_ack(sk):
@@ -232,7 +229,7 @@ def tcp_event_data_recv(sk):
     if not sk.ack_ato:
         tcp_incr_quickack(sk)
         sk.ack_ato = TCP_ATO_MIN
-    elif ktime.clock.diff(now, sk.ack_lrcvtime) > sk.rto:
+    elif ktime.clock.diff(now, sk.ack_lrcvtime) > tcp_output.tcp_rto(sk):
         tcp_incr_quickack(sk)
     sk.ack_lrcvtime = now
 

@@ -140,7 +140,8 @@ def tcp_transmit(sk, seqno, n, flags):
         tcp_event_ack_sent(sk)
     if flags & _RST:
         MIB.OutRsts += 1
-    return _finish(skb, off, hlen + n, sk.ph_sum, sk.sk_dst, sk.inet_saddr, sk.inet_daddr,
+    # the pseudo-header sum is made per segment (0.3 us on the unix port): a field would cost every connection heap
+    return _finish(skb, off, hlen + n, _pseudo(sk.inet_saddr, sk.inet_daddr), sk.sk_dst, sk.inet_saddr, sk.inet_daddr,
                    sk.uc_ttl if sk.uc_ttl >= 0 else 64, sk.tos)
 
 
@@ -194,6 +195,18 @@ def tcp_send_delayed_ack(sk):
         timer.mod_timer_in(t, TCP_DELACK_MIN)
 
 
+def tcp_rto(sk):
+    """The RTO from the estimator's state (Linux stores it as icsk_rto; a pure
+    function here, so no field): SRTT + max(4 * RTTVAR, tcp_rto_min), at most
+    TCP_RTO_MAX; TCP_TIMEOUT_INIT before the first sample (RFC 6298 2.1-2.3)."""
+    s = sk.srtt8
+    if not s:
+        return TCP_TIMEOUT_INIT
+    v = sk.rttvar4
+    rto = (s >> 3) + (v if v > TCP_RTO_MIN else TCP_RTO_MIN)
+    return rto if rto < TCP_RTO_MAX else TCP_RTO_MAX
+
+
 def tcp_rearm_rto(sk):
     """Retransmit timer on while anything is unacknowledged, off otherwise."""
     t = sk.rtx_timer
@@ -201,12 +214,12 @@ def tcp_rearm_rto(sk):
         if t is not None and t._slot >= 0:
             timer.del_timer(t)
     else:
-        timer.mod_timer_in(t, sk.rto << sk.backoff if sk.backoff < 10 else TCP_RTO_MAX)
+        timer.mod_timer_in(t, tcp_rto(sk) << sk.backoff if sk.backoff < 10 else TCP_RTO_MAX)
 
 
 def _rto_arm_if_idle(sk):
     if sk.rtx_timer._slot < 0:
-        timer.mod_timer_in(sk.rtx_timer, min(sk.rto << sk.backoff, TCP_RTO_MAX))
+        timer.mod_timer_in(sk.rtx_timer, min(tcp_rto(sk) << sk.backoff, TCP_RTO_MAX))
 
 
 def tcp_connect(sk):
@@ -214,8 +227,8 @@ def tcp_connect(sk):
     iss = sk.snd_una  # the SYN's sequence number (Linux keeps no separate ISS field)
     sk.snd_nxt = iss + 1
     sk.snd_max = sk.snd_nxt
-    if sk.rto != TCP_TIMEOUT_INIT:
-        sk.rto = TCP_TIMEOUT_INIT
+    if sk.srtt8:  # a reused socket starts a fresh estimate: the RTO is TCP_TIMEOUT_INIT again
+        sk.srtt8 = sk.rttvar4 = 0
     sk.rtt_seq = sk.snd_nxt  # the SYN-ACK gives the first RTT sample (Karn: unless resent)
     sk.rtt_ts = ktime.clock.now_ms()
     tcp_transmit(sk, iss, 0, _SYN)
@@ -326,7 +339,7 @@ def tcp_probe_timer_arm(sk):
     t = sk.rtx_timer
     if t._slot < 0:
         sk.probe_mode = 1
-        timer.mod_timer_in(t, min(sk.rto << sk.backoff, TCP_RTO_MAX))
+        timer.mod_timer_in(t, min(tcp_rto(sk) << sk.backoff, TCP_RTO_MAX))
 
 
 # ---- connection set-up --------------------------------------------------------------
@@ -387,8 +400,11 @@ def tcp_connect_init(sk, rt, rcv_wscale=-1):
         if rcv_wscale != sk.rcv_wscale:
             sk.rcv_wscale = rcv_wscale
     elif sysctl.sysctl("net.ipv4.tcp_window_scaling"):
-        sk.rcv_wscale = tcp_rcv_wscale(rsize)
+        ws = tcp_rcv_wscale(rsize)
+        if ws != sk.rcv_wscale:
+            sk.rcv_wscale = ws
         sk.wscale_ok = 1  # offered; cleared if the SYN-ACK has none
-    sk.ph_sum = _pseudo(sk.inet_saddr, sk.inet_daddr)
+    elif sk.rcv_wscale:
+        sk.rcv_wscale = 0
     sk.rcv_tstamp = ktime.clock.now_ms()
     return 0

@@ -104,7 +104,7 @@ def tcp_write_err(sk):
 
 def _rearm(sk):
     b = sk.backoff
-    timer.mod_timer_in(sk.rtx_timer, TCP_RTO_MAX if b > 9 else min(sk.rto << b, TCP_RTO_MAX))
+    timer.mod_timer_in(sk.rtx_timer, TCP_RTO_MAX if b > 9 else min(tcp_output.tcp_rto(sk) << b, TCP_RTO_MAX))
 
 
 def tcp_probe_timer(sk):
