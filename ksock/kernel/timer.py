@@ -2,12 +2,15 @@
 # expiry, so add/mod/del are O(log n) and the loop asks "when is the next one?"
 # in O(1). A timer remembers its heap slot; nothing is allocated per (re)arm.
 from ksock.kernel import time as ktime
+from ksock.kernel import fault_inject
 
 
 class timer_list:
     __slots__ = ("expires", "function", "data", "_slot")
 
     def __init__(self, function, data=None):
+        if fault_inject.fail_nth[0] and fault_inject.should_fail():
+            raise MemoryError
         self.function = function
         self.data = data
         self.expires = 0

@@ -16,7 +16,7 @@ from ksock.uapi.socket import (AF_UNSPEC, SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ER
                                SO_DOMAIN, SO_SNDBUFFORCE, SO_RCVBUFFORCE)
 from ksock.net.core import sysctl
 from ksock.fs import fdtable
-from ksock.kernel import wait
+from ksock.kernel import wait, fault_inject
 
 # enum sock_flags (bits of sk_flags)
 SOCK_DEAD = const(0)
@@ -183,7 +183,10 @@ def sock_valbool_flag(sk, flag, valbool):
 
 
 def sk_alloc(family, prot):
-    """A zeroed sock of the protocol's object type (prot.obj: tcp_sock, udp_sock...)."""
+    """A zeroed sock of the protocol's object type (prot.obj: tcp_sock, udp_sock...);
+    MemoryError when the heap has no room (callers answer ENOBUFS)."""
+    if fault_inject.fail_nth[0] and fault_inject.should_fail():
+        raise MemoryError
     sk = prot.obj()
     if sk.sk_prot is not prot:
         sk.sk_prot = prot

@@ -293,7 +293,12 @@ def tcp_conn_request(sk, skb, th, hl):
         XMIB.SyncookiesSent += 1
         tcp_output.tcp_send_ctl(rt, daddr, saddr, dport, sport, isn, rcv_isn + 1, _SYN | _ACK, win, advmss, -1)
         return
-    req = rq.request_sock(sk)
+    try:
+        req = rq.request_sock(sk)
+        req.rsk_timer = timer.timer_list(tcp_minisocks.reqsk_timer_handler, req)
+    except MemoryError:
+        XMIB.ListenDrops += 1  # reqsk_alloc failed: the peer's SYN comes again
+        return
     req.inet_num = dport
     req.inet_dport = sport
     req.inet_rcv_saddr = daddr
@@ -308,7 +313,6 @@ def tcp_conn_request(sk, skb, th, hl):
         req.rcv_wscale = tcp_output.tcp_rcv_wscale(rsize)
     req.rcv_wnd = win
     req.snd_wnd = (buf[th + 14] << 8) | buf[th + 15]
-    req.rsk_timer = timer.timer_list(tcp_minisocks.reqsk_timer_handler, req)
     inet_ehash_insert(req)
     rq.reqsk_queue_added(q, req)
     timer.mod_timer_in(req.rsk_timer, TCP_TIMEOUT_INIT)

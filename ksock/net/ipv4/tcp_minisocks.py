@@ -5,7 +5,8 @@
 from ksock.compat import const, PLATFORM
 from ksock.kernel import time as ktime
 from ksock.kernel import timer
-from ksock.net.core import sysctl
+from ksock.net.core import sysctl, sk_mem
+from ksock.kernel import fault_inject
 from ksock.net.core.sock import sk_acceptq_is_full, sock_flag, SOCK_KEEPOPEN, HZ
 from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import request_sock as rq
@@ -95,8 +96,27 @@ def inet_rtx_syn_ack(req):
 
 def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss, wscale_ok,
                              snd_ws, rcv_ws, snd_wnd):
-    """A new tcp_sock in SYN_RECV for a request that completed (or a cookie)."""
-    child = tcp.tcp_sock()
+    """A new tcp_sock in SYN_RECV for a request that completed (or a cookie);
+    None when the heap has no room for it (sk_clone_lock failing: the caller
+    counts ListenDrops and the peer's ACK comes again)."""
+    child = None
+    try:
+        if fault_inject.fail_nth[0] and fault_inject.should_fail():
+            raise MemoryError
+        child = tcp.tcp_sock()
+        if _openreq_init(child, lsk, rt, laddr, lport, raddr, rport, irs, iss, mss, wscale_ok,
+                         snd_ws, rcv_ws, snd_wnd):
+            MIB.PassiveOpens += 1
+            return child
+    except MemoryError:
+        pass
+    if child is not None and child.sk_dst is not None:
+        sk_mem.tcp_memory.sockets -= 1  # tcp_connect_init counted it
+    return None
+
+
+def _openreq_init(child, lsk, rt, laddr, lport, raddr, rport, irs, iss, mss, wscale_ok,
+                  snd_ws, rcv_ws, snd_wnd):
     if raddr == rt[1]:  # share the route's address objects (a cookie's come from the packet)
         raddr = rt[1]
     if laddr == rt[2]:
@@ -111,7 +131,7 @@ def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss,
     child.inet_sport = lport
     child.sk_state = tcp.TCP_SYN_RECV
     if tcp_output.tcp_connect_init(child, rt, rcv_ws if wscale_ok else 0):
-        return None
+        return False
     if wscale_ok:  # attributes at their class defaults stay unset (heap per connection)
         child.wscale_ok = wscale_ok
         if snd_ws:
@@ -126,10 +146,8 @@ def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss,
     m = mss if mss < child.advmss else child.advmss
     child.mss_cache = m if m >= 88 else 88
     tcp_timer.tcp_initialize_rcv_mss(child)
-    if sock_flag(child, SOCK_KEEPOPEN) and not tcp_timer.tcp_ka_timer_make(child):
-        return None  # (the other timers and the rings come with the first data)
-    MIB.PassiveOpens += 1
-    return child
+    # (the other timers and the rings come with the first data)
+    return not sock_flag(child, SOCK_KEEPOPEN) or tcp_timer.tcp_ka_timer_make(child)
 
 
 def tcp_v4_syn_recv_sock(lsk, req_or_none, rt, laddr, lport, raddr, rport, irs, iss, mss,
