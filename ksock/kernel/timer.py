@@ -18,6 +18,7 @@ class timer_list:
 
 
 _heap = []
+RETRY_MS = 200  # a handler that raised MemoryError runs again this much later
 
 
 def _before(a, b):
@@ -106,7 +107,13 @@ def run_timers(now):
     while _heap and ktime.clock.diff(_heap[0].expires, now) <= 0:
         t = _heap[0]
         del_timer(t)
-        t.function(t.data)
+        try:
+            t.function(t.data)
+        except MemoryError:
+            # the handler found no heap (a board's fragmented heap): it runs
+            # again soon instead of ending the caller's loop (or a socket call)
+            if t._slot < 0:
+                mod_timer_in(t, RETRY_MS)
         n += 1
     return n
 

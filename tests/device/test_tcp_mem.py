@@ -345,6 +345,7 @@ from ksock.net.ipv4 import tcp as T
 # ECONNREFUSED EINPROGRESS -- never a MemoryError
 CLEAN = (11, 12, 32, 104, 105, 107, 110, 111, 115)
 XN = 3000  # bytes each way: more than one chunk of the pool
+SETTLE_MS = (sysctl.sysctl("net.ipv4.tcp_fin_timeout") + 5) * 1000
 
 
 def _call(f, *a):
@@ -415,13 +416,15 @@ def _lo_exchange(lfd, port):
     _call(K.close, c)
     if s >= 0:
         _call(K.close, s)
-    advance(8000)  # lost FINs and SYN-ACKs come again; orphans end
+    # lost FINs and SYN-ACKs come again; an orphan whose peer's last FIN or RST
+    # was lost ends at tcp_fin_timeout (60 s), as in Linux
+    advance(SETTLE_MS)
     while True:  # a child whose client gave up before accept(): closed, as a server would
         a = _call(K.accept4, lfd, K.SOCK_NONBLOCK)
         if not isinstance(a, tuple):
             break
         _call(K.close, a[0])
-        advance(8000)
+        advance(SETTLE_MS)
     return ok
 
 
