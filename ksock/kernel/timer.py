@@ -2,12 +2,15 @@
 # expiry, so add/mod/del are O(log n) and the loop asks "when is the next one?"
 # in O(1). A timer remembers its heap slot; nothing is allocated per (re)arm.
 from ksock.kernel import time as ktime
+from ksock.kernel import fault_inject
 
 
 class timer_list:
     __slots__ = ("expires", "function", "data", "_slot")
 
     def __init__(self, function, data=None):
+        if fault_inject.fail_nth[0] and fault_inject.should_fail():
+            raise MemoryError
         self.function = function
         self.data = data
         self.expires = 0
@@ -15,6 +18,7 @@ class timer_list:
 
 
 _heap = []
+RETRY_MS = 200  # a handler that raised MemoryError runs again this much later
 
 
 def _before(a, b):
@@ -103,7 +107,13 @@ def run_timers(now):
     while _heap and ktime.clock.diff(_heap[0].expires, now) <= 0:
         t = _heap[0]
         del_timer(t)
-        t.function(t.data)
+        try:
+            t.function(t.data)
+        except MemoryError:
+            # the handler found no heap (a board's fragmented heap): it runs
+            # again soon instead of ending the caller's loop (or a socket call)
+            if t._slot < 0:
+                mod_timer_in(t, RETRY_MS)
         n += 1
     return n
 

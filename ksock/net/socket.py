@@ -3,7 +3,7 @@
 # Everything answers 0/value or a negative errno; ksock.sys raises OSError.
 from ksock.compat import const, PLATFORM
 from ksock.uapi.errno import (EINVAL, EAFNOSUPPORT, ENFILE, ENOBUFS, EEXIST, ENOTSOCK, EBADF,
-                              EOPNOTSUPP, EFAULT, ENOSYS, ECONNABORTED, EAGAIN, EINPROGRESS)
+                              EOPNOTSUPP, EFAULT, ENOSYS, ECONNABORTED, EAGAIN, EINPROGRESS, ENOMEM)
 from ksock.uapi.socket import (NPROTO, SOCK_MAX, SOCK_TYPE_MASK, SOCK_NONBLOCK, SOCK_CLOEXEC,
                                AF_INET, AF_PACKET, SOCK_PACKET, SS_UNCONNECTED, SS_FREE, SOL_SOCKET,
                                SOCKADDR_STORAGE_SIZE, SYS_SOCKET, SYS_BIND, SYS_LISTEN,
@@ -543,6 +543,14 @@ def __sys_accept4(fd, ulen, flags):
     if newfd < 0:
         sock_release(newsock)
         return newfd
+    # the file before the child is taken off the queue, as Linux's do_accept: no
+    # allocation failure after that point can lose an accepted connection
+    try:
+        newfile = sock_alloc_file(newsock, flags & (O_CLOEXEC | O_NONBLOCK))
+    except MemoryError:
+        fdtable.put_unused_fd(newfd)
+        sock_release(newsock)
+        return -ENOMEM
     fl = sock.file.f_flags | (flags & O_NONBLOCK)
     err = sock.ops.accept(sock, newsock, fl)
     if err == -EAGAIN and softirq.do_softirq():
@@ -553,13 +561,19 @@ def __sys_accept4(fd, ulen, flags):
         return err
     name = None
     if ulen >= 0:
-        kaddr = newsock.ops.getname(newsock, 2)
-        if isinstance(kaddr, int):
+        try:
+            kaddr = newsock.ops.getname(newsock, 2)
+            if isinstance(kaddr, int):
+                err = -ECONNABORTED
+            else:
+                name = move_addr_to_user(kaddr, len(kaddr), ulen)
+        except MemoryError:
+            err = -ENOMEM
+        if err:  # as do_accept's out_fd: the file goes, and with it the connection
             fdtable.put_unused_fd(newfd)
-            sock_release(newsock)
-            return -ECONNABORTED
-        name = move_addr_to_user(kaddr, len(kaddr), ulen)
-    fdtable.fd_install(newfd, sock_alloc_file(newsock, flags & (O_CLOEXEC | O_NONBLOCK)))
+            fdtable.fput(newfile)
+            return err
+    fdtable.fd_install(newfd, newfile)
     return newfd, name
 
 

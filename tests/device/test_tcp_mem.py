@@ -332,3 +332,134 @@ def test_connections_closed_heap_pool_sockstat_back_to_baseline():
     assert sk_mem.pool_stats() == pool0, (sk_mem.pool_stats(), pool0)
     assert pool0[0] <= sk_mem.POOL_KEEP
     assert h1 - h0 < 1024, (h0, h1)
+
+
+# ---- allocation failures: fail the N-th allocation of an exchange, for every N ----
+# (ksock.kernel.fault_inject, Linux's fail-nth: skbs, pool chunks, ring slot
+# tables, timers, socks, request socks, children)
+from ksock.kernel import fault_inject as FI
+from ksock.net.ipv4 import tcp as T
+
+# what a socket call may answer when an allocation failed somewhere in the
+# exchange: EAGAIN ENOMEM EPIPE ECONNRESET ENOBUFS ENOTCONN ETIMEDOUT
+# ECONNREFUSED EINPROGRESS -- never a MemoryError
+CLEAN = (11, 12, 32, 104, 105, 107, 110, 111, 115)
+XN = 3000  # bytes each way: more than one chunk of the pool
+SETTLE_MS = (sysctl.sysctl("net.ipv4.tcp_fin_timeout") + 5) * 1000
+
+
+def _call(f, *a):
+    """f(*a), or -errno of its OSError (one of CLEAN); any other exception fails the test."""
+    try:
+        return f(*a)
+    except OSError as e:
+        assert e.args[0] in CLEAN, e.args[0]
+        return -e.args[0]
+
+
+def _so_error(fd):
+    return K.getsockopt(fd, K.SOL_SOCKET, K.SO_ERROR)
+
+
+def _xfer(src, dst, salt):
+    """XN bytes src -> dst in simulated time; True when every byte came in order."""
+    sent = got = 0
+    for _ in range(400):
+        if sent < XN:
+            k = min(512, XN - sent)
+            for i in range(k):
+                _pb[i] = (sent + i + salt) & 0xFF
+            r = _call(K.send, src, memoryview(_pb)[:k])
+            if r is None or (r < 0 and r != -11):
+                return False
+            if r > 0:
+                sent += r
+        r = _call(K.recvmsg_into, dst, [memoryview(_rb)[:512]])
+        if isinstance(r, tuple):
+            k = r[0]
+            if k == 0:
+                return False  # EOF before the end: the peer gave up (cleanly)
+            for i in range(k):
+                assert _rb[i] == (got + i + salt) & 0xFF, (got, i)
+            got += k
+            if got == XN:
+                return True
+            continue
+        if r != -11:
+            return False
+        if _so_error(src) or _so_error(dst):
+            return False
+        advance(50)
+    return False
+
+
+def _lo_exchange(lfd, port):
+    """connect to lfd over lo, XN bytes each way, close both ends, then let
+    the stack finish (retransmissions, orphans). True when all of it went through."""
+    c = _call(K.socket, 2, 1 | K.SOCK_NONBLOCK)
+    if c < 0:
+        return False
+    s = -1
+    ok = False
+    r = _call(K.connect, c, ("127.0.0.1", port))
+    if r is None or r == -115:
+        for _ in range(120):
+            a = _call(K.accept4, lfd, K.SOCK_NONBLOCK)
+            if isinstance(a, tuple):
+                s = a[0]
+                break
+            if _so_error(c):
+                break
+            advance(100)
+    if s >= 0:
+        ok = _xfer(c, s, 1) and _xfer(s, c, 7)
+    _call(K.close, c)
+    if s >= 0:
+        _call(K.close, s)
+    # lost FINs and SYN-ACKs come again; an orphan whose peer's last FIN or RST
+    # was lost ends at tcp_fin_timeout (60 s), as in Linux
+    advance(SETTLE_MS)
+    while True:  # a child whose client gave up before accept(): closed, as a server would
+        a = _call(K.accept4, lfd, K.SOCK_NONBLOCK)
+        if not isinstance(a, tuple):
+            break
+        _call(K.close, a[0])
+        advance(SETTLE_MS)
+    return ok
+
+
+def _left_in_ehash():
+    """Socks still in the established hash that are neither TIME_WAIT nor gone."""
+    n = 0
+    for chain in tcp_ipv4.ehash:
+        for e in chain or ():
+            if e.sk_state != T.TCP_TIME_WAIT:
+                n += 1
+    return n
+
+
+def test_fail_nth_allocation_each_point_of_lo_exchange_clean_errno_no_leak_new_connection_served():
+    fresh()
+    port = 3100
+    lfd = K.socket(2, 1 | K.SOCK_NONBLOCK)
+    K.bind(lfd, ("127.0.0.1", port))
+    K.listen(lfd, 8)
+    assert _lo_exchange(lfd, port)  # warm, and the exchange works at all
+    fresh_lo = _left_in_ehash()
+    FI.arm(1 << 29)
+    assert _lo_exchange(lfd, port)
+    points = FI.disarm()
+    assert points >= 10, points  # skbs, chunks, rings, timers, socks all counted
+    survived = 0
+    for nth in range(1, points + 1):
+        FI.arm(nth)
+        if _lo_exchange(lfd, port):
+            survived += 1
+        met = FI.disarm()
+        assert met >= nth, (nth, met)  # the N-th point was reached (and failed)
+        assert _left_in_ehash() == fresh_lo, nth  # no connection left hanging
+        assert _lo_exchange(lfd, port), nth  # the stack serves a new connection
+    K.close(lfd)
+    fresh()
+    assert sk_mem.tcp_memory.allocated == 0 and sk_mem.tcp_memory.sockets == 0
+    assert survived < points  # some failures did end a connection (cleanly)

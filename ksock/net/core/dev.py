@@ -3,7 +3,7 @@
 # and the skb pool every packet of the stack lives in.
 from ksock.compat import const, MICROPYTHON
 from ksock.net.core import skbuff
-from ksock.kernel import softirq
+from ksock.kernel import softirq, fault_inject
 from ksock.wire import eth
 
 IFF_UP = const(0x1)
@@ -30,11 +30,15 @@ def skb_pool_init(count=None):
 
 def alloc_skb():
     """An skb with MAX_HEADER of headroom, or None (callers answer ENOBUFS)."""
+    if fault_inject.fail_nth[0] and fault_inject.should_fail():
+        return None
     return skb_pool.alloc()
 
 
 def netdev_alloc_skb():
     """An RX skb whose data starts at 0 so a driver can read a frame into buf."""
+    if fault_inject.fail_nth[0] and fault_inject.should_fail():
+        return None
     skb = skb_pool.alloc()
     if skb is not None:
         skbuff.skb_push(skb, skbuff.skb_headroom(skb))

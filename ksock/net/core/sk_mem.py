@@ -9,6 +9,7 @@
 from array import array
 from ksock.compat import const, MICROPYTHON, PLATFORM
 from ksock.net.core import sysctl
+from ksock.kernel import fault_inject
 
 CHUNK = const(2048)
 CHUNK_SHIFT = const(11)
@@ -126,6 +127,8 @@ def sk_wmem_schedule(sk, amt):
 def _chunk_get():
     """A free chunk id, the pool grown by one if none is free; 0 when the heap
     has no room (never a MemoryError)."""
+    if fault_inject.fail_nth[0] and fault_inject.should_fail():
+        return 0
     if _free:
         return _free.pop()
     try:
@@ -165,7 +168,10 @@ def pool_stats():
 # ---- rings of chunk slots -----------------------------------------------------------
 
 def ring_new(size):
-    """The slot table of a ring of `size` bytes (no chunk yet)."""
+    """The slot table of a ring of `size` bytes (no chunk yet); MemoryError
+    when the heap has no room."""
+    if fault_inject.fail_nth[0] and fault_inject.should_fail():
+        raise MemoryError
     return array("H", bytearray(2 * ((size + CHUNK - 1) >> CHUNK_SHIFT)))
 
 

@@ -16,7 +16,7 @@ from ksock.uapi.socket import (AF_UNSPEC, SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ER
                                SO_DOMAIN, SO_SNDBUFFORCE, SO_RCVBUFFORCE)
 from ksock.net.core import sysctl
 from ksock.fs import fdtable
-from ksock.kernel import wait
+from ksock.kernel import wait, fault_inject
 
 # enum sock_flags (bits of sk_flags)
 SOCK_DEAD = const(0)
@@ -183,7 +183,10 @@ def sock_valbool_flag(sk, flag, valbool):
 
 
 def sk_alloc(family, prot):
-    """A zeroed sock of the protocol's object type (prot.obj: tcp_sock, udp_sock...)."""
+    """A zeroed sock of the protocol's object type (prot.obj: tcp_sock, udp_sock...);
+    MemoryError when the heap has no room (callers answer ENOBUFS)."""
+    if fault_inject.fail_nth[0] and fault_inject.should_fail():
+        raise MemoryError
     sk = prot.obj()
     if sk.sk_prot is not prot:
         sk.sk_prot = prot
@@ -194,8 +197,12 @@ def sk_alloc(family, prot):
 
 def sock_init_data(sock, sk):
     """Buffers from net.core.{r,w}mem_default; the socket and sock point at each other."""
-    sk.sk_rcvbuf = sysctl.sysctl("net.core.rmem_default")
-    sk.sk_sndbuf = sysctl.sysctl("net.core.wmem_default")
+    v = sysctl.sysctl("net.core.rmem_default")
+    if v != sk.sk_rcvbuf:  # (a protocol's class may hold it already: no instance attribute)
+        sk.sk_rcvbuf = v
+    v = sysctl.sysctl("net.core.wmem_default")
+    if v != sk.sk_sndbuf:
+        sk.sk_sndbuf = v
     if sk.sk_type != sock.type:
         sk.sk_type = sock.type
     sk.sk_socket = sock
@@ -210,7 +217,8 @@ def sock_graft(sk, parent):
     """Attach an accepted child to its new struct socket (include/net/sock.h)."""
     sk.sk_socket = parent
     parent.sk = sk
-    sk.sk_wq = parent.wq  # the child sleeps on its new socket's queue
+    if sk.sk_wq is not parent.wq:
+        sk.sk_wq = parent.wq  # the child sleeps on its new socket's queue
     if sk.sk_type != parent.type:
         sk.sk_type = parent.type
 

@@ -5,7 +5,7 @@ import struct
 from ksock.compat import const
 from ksock.uapi.errno import (EINVAL, ESOCKTNOSUPPORT, EPROTONOSUPPORT, EPERM, EAFNOSUPPORT,
                               EADDRNOTAVAIL, EACCES, EADDRINUSE, ENOTCONN, EEXIST, EAGAIN, EOPNOTSUPP,
-                              EISCONN, EALREADY, EINPROGRESS, ECONNABORTED)
+                              EISCONN, EALREADY, EINPROGRESS, ECONNABORTED, ENOBUFS)
 from ksock.uapi.socket import (AF_INET, AF_UNSPEC, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_MAX,
                                SS_UNCONNECTED, SS_CONNECTING, SS_DISCONNECTING, SS_CONNECTED,
                                RCV_SHUTDOWN, SHUTDOWN_MASK, SOCKADDR_IN_SIZE)
@@ -175,7 +175,10 @@ def inet_create(sock, protocol, kern):
         return -EPERM
     sock.ops = answer.ops
     prot = answer.prot
-    sk = sk_alloc(AF_INET, prot)
+    try:
+        sk = sk_alloc(AF_INET, prot)
+    except MemoryError:
+        return -ENOBUFS  # as inet_create when sk_alloc fails
     if answer.flags & INET_PROTOSW_REUSE:
         sk.sk_reuse = SK_CAN_REUSE
     if sock.type == SOCK_RAW:
@@ -320,7 +323,9 @@ def inet_shutdown(sock, how):
             err = -ENOTCONN  # still marked, so poll() sees the hang-up
         sk.sk_shutdown |= how
         if prot.shutdown is not None:
-            prot.shutdown(sk, how)
+            r = prot.shutdown(sk, how)
+            if r and not err:
+                err = r
     sk.sk_state_change(sk)
     return err
 

@@ -1,6 +1,7 @@
 # IPv4 transmit (net/ipv4/ip_output.c): push and fill the header of a packet
 # whose skb.data is at its transport header, route it, hand it to the
 # neighbour layer. No fragmentation: callers check the MTU first (EMSGSIZE).
+from ksock.compat import const
 from ksock.net.core import skbuff
 from ksock.net.core import dev as netdev
 from ksock.net.ipv4 import route, arp
@@ -22,6 +23,27 @@ def ip_route(daddr, oif=None):
         MIB.OutNoRoutes += 1
         return -101  # ENETUNREACH
     return dev, rt[1], rt[2]
+
+
+# Routes held by connections, shared as Linux's socks share a dst_entry: equal
+# routes are one tuple (and one next-hop address), not one per connection.
+DST_CACHE_MAX = const(8)
+_dst_cache = []
+
+
+def ip_route_connect(daddr):
+    """ip_route for a TCP connection: an equal route already held is returned
+    instead (compared after a fresh lookup, so a changed table is never hidden)."""
+    rt = ip_route(daddr)
+    if isinstance(rt, int):
+        return rt
+    for r in _dst_cache:
+        if r[0] is rt[0] and r[1] == rt[1] and r[2] == rt[2]:
+            return r
+    if len(_dst_cache) >= DST_CACHE_MAX:
+        _dst_cache.pop(0)
+    _dst_cache.append(rt)
+    return rt
 
 
 def ip_mtu(rt):

@@ -2,6 +2,7 @@
 # of established children) and the SYN queue counters of a listener. The TCP
 # data path fills them later; listen() allocates them here.
 from ksock.net.core.sock import sk_acceptq_added, sk_acceptq_removed
+from ksock.kernel import fault_inject
 
 
 class request_sock:
@@ -14,6 +15,8 @@ class request_sock:
                  "rcv_wnd", "snd_wnd", "rsk_timer", "acked", "rt", "snt_synack", "batch")
 
     def __init__(self, listener):
+        if fault_inject.fail_nth[0] and fault_inject.should_fail():
+            raise MemoryError  # reqsk_alloc failing
         self.dl_next = None
         self.sk = None
         self.rsk_listener = listener

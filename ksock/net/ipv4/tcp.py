@@ -4,7 +4,7 @@
 import struct
 from ksock.compat import const
 from ksock.uapi.errno import (EINVAL, ENOPROTOOPT, ECONNREFUSED, ECONNRESET, EPIPE, EAGAIN,
-                              ENOTCONN)
+                              ENOTCONN, ENOBUFS)
 from ksock.uapi.in_ import (SOL_TCP, TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE,
                             TCP_KEEPINTVL, TCP_KEEPCNT, TCP_SYNCNT, TCP_INFO, TCP_QUICKACK)
 from ksock.uapi.socket import (RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, MSG_PEEK, MSG_TRUNC,
@@ -18,7 +18,7 @@ from ksock.net.core.sock import (proto, sock_flag, sock_set_flag, sock_reset_fla
                                  SOCK_DEAD, SOCK_LINGER, HZ, MAX_SCHEDULE_TIMEOUT)
 from ksock.net.ipv4.devinet import INADDR_ANY
 from ksock.net.ipv4.proc import tcp as MIB, tcpext as XMIB
-from ksock.net.ipv4 import tcp_output
+from ksock.net.ipv4 import tcp_output, tcp_timer
 from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import inet_connection_sock as icsk
 from ksock.net.ipv4.ip_sockglue import ip_setsockopt, ip_getsockopt
@@ -87,10 +87,7 @@ class tcp_sock(icsk.inet_connection_sock):
     linger2 = 0
     # connection state (set by tcp_connect_init / the child's creation)
     sk_dst = None  # (dev, nexthop, saddr) route of an connected socket
-    ph_sum = 0  # pseudo-header partial checksum
-    iss = 0
-    irs = 0
-    snd_una = 0
+    snd_una = 0  # in SYN_SENT (and a simultaneous open's SYN_RECV): the ISS
     snd_nxt = 0
     snd_max = 0  # highest sequence sent (BSD's snd_max; Linux's snd_nxt role)
     snd_wnd = 0
@@ -98,15 +95,15 @@ class tcp_sock(icsk.inet_connection_sock):
     max_window = 0
     write_seq = 0  # end of the data the user queued
     fin_queued = 0
-    snd_ring = None  # slot table (sk_mem.ring_new); None: no connection
-    snd_size = 0
+    snd_ring = None  # slot table (sk_mem.ring_new), made with the first data
+    snd_size = 0  # (class defaults below: the ring sizes of the default buffers)
     snd_head = 0  # ring index of the byte at snd_base
     snd_base = 0  # sequence number of the first unacked data byte
     rcv_nxt = 0
     rcv_wnd = 0
     rcv_wup = 0
     copied_seq = 0  # what the user has read
-    rcv_ring = None
+    rcv_ring = None  # made with the first data that arrives
     rcv_size = 0
     rcv_ssthresh = 0  # the window offered at most (tcp_select_window) once memory pressure clamped it; 0: the ring
     rcv_head = 0  # ring index of the byte at copied_seq
@@ -134,7 +131,6 @@ class tcp_sock(icsk.inet_connection_sock):
     in_recovery = 0
     srtt8 = 0
     rttvar4 = 0
-    rto = 1000
     backoff = 0
     retransmits = 0
     probe_mode = 0
@@ -146,6 +142,23 @@ class tcp_sock(icsk.inet_connection_sock):
     delack_timer = None
     ka_timer = None  # keepalive, FIN_WAIT2 and TIME_WAIT (sk_timer in Linux)
     sk_err_soft = 0
+
+
+# A sock stores only what differs from these: the buffers of tcp_{r,w}mem's
+# defaults (as tcp_init_sock sets them) and the ring sizes they give.
+tcp_sock.sk_sndbuf = sysctl.sysctl("net.ipv4.tcp_wmem")[1]
+tcp_sock.sk_rcvbuf = sysctl.sysctl("net.ipv4.tcp_rmem")[1]
+tcp_sock.snd_size = tcp_output.tcp_snd_ring_size(tcp_sock)
+tcp_sock.rcv_size = tcp_output.tcp_rcv_ring_size(tcp_sock)
+tcp_sock.rcv_wscale = tcp_output.tcp_rcv_wscale(tcp_sock.rcv_size)  # (read only when wscale_ok)
+
+
+def _set_or_default(sk, name, v):
+    """sk.name = v, stored in the instance only when it differs from the class."""
+    if v != getattr(tcp_sock, name):
+        setattr(sk, name, v)
+    elif getattr(sk, name) != v:
+        delattr(sk, name)
 
 
 def tcp_set_state(sk, state):
@@ -194,12 +207,19 @@ def tcp_done(sk):
 
 
 def tcp_free_rings(sk):
-    """Every chunk back to the pool (inet_csk_destroy_sock's sk_mem_reclaim)."""
+    """Every chunk back to the pool (inet_csk_destroy_sock's sk_mem_reclaim);
+    the sock has no TCB any more (sk_dst None)."""
     if sk.snd_ring is not None:
         sk_mem.ring_free(sk, sk_mem.SK_MEM_SEND, sk.snd_ring)
+        sk.snd_ring = None
+    if sk.rcv_ring is not None:
         sk_mem.ring_free(sk, sk_mem.SK_MEM_RECV, sk.rcv_ring)
+        sk.rcv_ring = None
+    if sk.ofo is not None:
+        sk.ofo = None
+    if sk.sk_dst is not None:
         sk_mem.tcp_memory.sockets -= 1
-    sk.snd_ring = sk.rcv_ring = sk.ofo = None
+        sk.sk_dst = None
 
 
 def tcp_destroy(sk):
@@ -226,8 +246,8 @@ def tcp_reset(sk):
 
 def tcp_init_sock(sk):
     """Per-TCP defaults: buffers from net.ipv4.tcp_{r,w}mem[1]."""
-    sk.sk_sndbuf = sysctl.sysctl("net.ipv4.tcp_wmem")[1]
-    sk.sk_rcvbuf = sysctl.sysctl("net.ipv4.tcp_rmem")[1]
+    _set_or_default(sk, "sk_sndbuf", sysctl.sysctl("net.ipv4.tcp_wmem")[1])
+    _set_or_default(sk, "sk_rcvbuf", sysctl.sysctl("net.ipv4.tcp_rmem")[1])
     return 0
 
 
@@ -251,7 +271,6 @@ def tcp_disconnect(sk, flags):
         sk.inet_saddr = sk.inet_rcv_saddr = INADDR_ANY
     tcp_free_rings(sk)
     sk.fin_queued = sk.rcv_fin = 0
-    sk.sk_dst = None
     return 0
 
 
@@ -303,7 +322,7 @@ def tcp_sendmsg(sk, msg, flags):
         while pos < n:
             if sk.sk_err:
                 return copied or sock_error(sk)
-            if sk.sk_shutdown & SEND_SHUTDOWN or sk.snd_ring is None:
+            if sk.sk_shutdown & SEND_SHUTDOWN or sk.sk_dst is None:
                 return copied or -EPIPE
             room = tcp_send_space(sk)
             k = n - pos
@@ -311,6 +330,10 @@ def tcp_sendmsg(sk, msg, flags):
                 k = room
             if k > 0:
                 ring = sk.snd_ring
+                if ring is None:
+                    ring = tcp_timer.tcp_snd_ring_make(sk)
+                    if ring is None:
+                        return copied or -ENOBUFS  # no heap for the ring's slot table
                 size = sk.snd_size
                 q = sk.write_seq - sk.snd_base
                 i = (sk.snd_head + q) % size
@@ -325,7 +348,7 @@ def tcp_sendmsg(sk, msg, flags):
                 if not timeo:
                     return copied or -EAGAIN
                 if not _wait(sk, lambda: sk.sk_err or sk.sk_shutdown & SEND_SHUTDOWN
-                             or sk.snd_ring is None or tcp_send_space(sk) > 0 and sk_stream_memory_free(sk), timeo):
+                             or sk.sk_dst is None or tcp_send_space(sk) > 0 and sk_stream_memory_free(sk), timeo):
                     return copied or -EAGAIN
                 continue
             sk_mem.ring_write(ring, size, i, mv, pos, k)
@@ -340,7 +363,7 @@ def tcp_sendmsg(sk, msg, flags):
 
 def tcp_inq(sk):
     """Bytes the user can read now (SIOCINQ)."""
-    if sk.rcv_ring is None:
+    if sk.rcv_ring is None:  # no data ever came (or no TCB)
         return 0
     return sk.rcv_nxt - sk.copied_seq - sk.rcv_fin
 
@@ -466,15 +489,31 @@ def tcp_close_state(sk):
 
 
 def tcp_shutdown(sk, how):
-    """SHUT_WR: a FIN after the queued data (RFC 9293 3.10.4 CLOSE call)."""
+    """SHUT_WR: a FIN after the queued data (RFC 9293 3.10.4 CLOSE call).
+    -ENOBUFS, and nothing changed, when the heap has no room for the FIN's
+    retransmit timer."""
     if not how & SEND_SHUTDOWN:
-        return
+        return 0
     if (1 << sk.sk_state) & (TCPF_ESTABLISHED | TCPF_SYN_SENT | TCPF_SYN_RECV | TCPF_CLOSE_WAIT):
         if sk.sk_state == TCP_SYN_SENT:
             tcp_set_state(sk, TCP_CLOSE)
-            return
+            return 0
+        if not tcp_timer.tcp_rtx_timer_make(sk):
+            sk.sk_shutdown &= ~SEND_SHUTDOWN
+            return -ENOBUFS
         tcp_close_state(sk)
         tcp_output.tcp_send_fin(sk)
+    return 0
+
+
+def tcp_close_timers(sk):
+    """What an orphan may still need: the FIN's retransmit timer and, from
+    FIN_WAIT1/2, the FIN_WAIT2 timeout. False when the heap has no room."""
+    if not tcp_timer.tcp_rtx_timer_make(sk):
+        return False
+    if (1 << sk.sk_state) & (TCPF_ESTABLISHED | TCPF_SYN_RECV | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2):
+        return tcp_timer.tcp_ka_timer_make(sk)
+    return True
 
 
 def tcp_close(sk, timeout):
@@ -498,6 +537,10 @@ def tcp_close(sk, timeout):
         tcp_disconnect(sk, 0)
     elif sk.sk_state == TCP_SYN_SENT:
         tcp_set_state(sk, TCP_CLOSE)
+    elif not tcp_close_timers(sk):
+        XMIB.TCPAbortOnMemory += 1  # as Linux's tcp_check_oom: no memory for the orphan, reset
+        tcp_set_state(sk, TCP_CLOSE)
+        tcp_output.tcp_send_active_reset(sk)
     elif tcp_close_state(sk):
         tcp_output.tcp_send_fin(sk)
     if timeout and sk.sk_state != TCP_CLOSE:
@@ -529,7 +572,7 @@ def tcp_poll(file, sock):
         if tcp_inq(sk) >= (sk.sk_rcvlowat or 1):
             mask |= POLLIN | POLLRDNORM
         if not shut & SEND_SHUTDOWN:
-            if sk.snd_ring is None or tcp_stream_is_writeable(sk):
+            if sk.sk_dst is None or tcp_stream_is_writeable(sk):
                 mask |= POLLOUT | POLLWRNORM
         else:
             mask |= POLLOUT | POLLWRNORM
@@ -551,7 +594,7 @@ def tcp_ioctl(sk, cmd):
         return -EINVAL
     if cmd == SIOCINQ:
         return tcp_inq(sk)
-    if sk.snd_ring is None:
+    if sk.sk_dst is None:
         return 0
     if cmd == SIOCOUTQ:
         return sk.write_seq - sk.snd_una if sk.write_seq > sk.snd_una else 0
@@ -561,12 +604,15 @@ def tcp_ioctl(sk, cmd):
 
 
 def tcp_set_keepalive(sk, val):
-    """SO_KEEPALIVE on an open connection (re)arms the keepalive timer."""
-    if sk.ka_timer is None or (1 << sk.sk_state) & (TCPF_CLOSE | TCPF_LISTEN):
+    """SO_KEEPALIVE on an open connection (re)arms the keepalive timer, made
+    here on first use (a MemoryError leaves the flag unset: the call fails)."""
+    if (1 << sk.sk_state) & (TCPF_CLOSE | TCPF_LISTEN):
         return
     if val:
+        if sk.ka_timer is None:
+            sk.ka_timer = timer.timer_list(tcp_timer.tcp_keepalive_timer, sk)
         timer.mod_timer_in(sk.ka_timer, keepalive_time_when(sk) * HZ)
-    elif sk.sk_state != TCP_TIME_WAIT and sk.sk_state != TCP_FIN_WAIT2:
+    elif sk.ka_timer is not None and sk.sk_state != TCP_TIME_WAIT and sk.sk_state != TCP_FIN_WAIT2:
         timer.del_timer(sk.ka_timer)
 
 
@@ -640,9 +686,9 @@ def tcp_get_info(sk, optlen):
     if sk.sk_state == TCP_LISTEN:
         struct.pack_into("<II", b, 24, sk.sk_ack_backlog, sk.sk_max_ack_backlog)
     else:
-        rto = sk.rto << sk.backoff if sk.backoff < 10 else 120000
+        rto = tcp_output.tcp_rto(sk) << sk.backoff if sk.backoff < 10 else 120000
         struct.pack_into("<IIII", b, 8, rto * 1000, 0, sk.mss_cache, sk.rcv_mss)
-        if sk.snd_ring is not None:
+        if sk.sk_dst is not None:
             mss = sk.mss_cache
             struct.pack_into("<I", b, 24, (sk.snd_max - sk.snd_una + mss - 1) // mss)  # unacked
         # tcpi_rtt, tcpi_rttvar (us), snd_ssthresh, snd_cwnd, advmss at Linux's offsets

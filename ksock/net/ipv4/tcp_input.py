@@ -8,7 +8,7 @@ from ksock.kernel import time as ktime
 from ksock.kernel import timer
 from ksock.net.core import skbuff, sysctl, sk_mem
 from ksock.net.core.sock import sock_flag, sock_set_flag, SOCK_DEAD, SOCK_DONE, SOCK_KEEPOPEN, HZ
-from ksock.net.ipv4 import tcp, tcp_output, tcp_minisocks
+from ksock.net.ipv4 import tcp, tcp_output, tcp_minisocks, tcp_timer
 from ksock.net.ipv4.proc import tcpext as XMIB
 from ksock.wire import tcp as wtcp
 
@@ -42,10 +42,7 @@ def tcp_rtt_estimator(sk, m):
         sk.srtt8 += d
         if d < 0:
             d = -d
-        sk.rttvar4 += d - (sk.rttvar4 >> 2)
-    v = sk.rttvar4 if sk.rttvar4 > TCP_RTO_MIN else TCP_RTO_MIN
-    rto = (sk.srtt8 >> 3) + v
-    sk.rto = rto if rto < TCP_RTO_MAX else TCP_RTO_MAX
+        sk.rttvar4 += d - (sk.rttvar4 >> 2)  # (the RTO follows: tcp_output.tcp_rto)
 
 
 def tcp_send_challenge_ack(sk):
@@ -78,8 +75,17 @@ def _ring_put(sk, skb, poff, seq, n, inorder):
     """Copy n payload bytes for sequence seq into the receive ring, charging
     chunks for the slots it fills (tcp_try_rmem_schedule, pruning the ofo
     queue when the budget says no). Returns the bytes stored from seq: fewer
-    than n when memory ran out, the rest is dropped and the peer resends it."""
+    than n when memory ran out, the rest is dropped and the peer resends it.
+    The first data makes the ring (and the delayed-ACK timer)."""
     ring = sk.rcv_ring
+    if ring is None:
+        ring = tcp_timer.tcp_rcv_ring_make(sk)
+        if ring is None:
+            if inorder:
+                XMIB.TCPRcvQDrop += 1
+            else:
+                XMIB.TCPOFODrop += 1
+            return 0
     size = sk.rcv_size
     i = (sk.rcv_head + (seq - sk.copied_seq)) % size
     k = n
@@ -223,7 +229,7 @@ def tcp_event_data_recv(sk):
     if not sk.ack_ato:
         tcp_incr_quickack(sk)
         sk.ack_ato = TCP_ATO_MIN
-    elif ktime.clock.diff(now, sk.ack_lrcvtime) > sk.rto:
+    elif ktime.clock.diff(now, sk.ack_lrcvtime) > tcp_output.tcp_rto(sk):
         tcp_incr_quickack(sk)
     sk.ack_lrcvtime = now
 
@@ -409,10 +415,13 @@ def _take_syn(sk, buf, th, hl):
     seq = wtcp.seq(buf, th)
     mss, ws = wtcp.parse_syn_opts(buf, th, hl)
     if ws < 0:
-        sk.wscale_ok = 0
-        sk.rcv_wscale = 0
-    sk.snd_wscale = ws if sk.wscale_ok else 0
-    sk.irs = seq
+        if sk.wscale_ok:
+            sk.wscale_ok = 0
+        if sk.rcv_wscale:
+            sk.rcv_wscale = 0
+    ws = ws if sk.wscale_ok else 0
+    if ws != sk.snd_wscale:
+        sk.snd_wscale = ws
     sk.rcv_nxt = sk.copied_seq = sk.rcv_wup = seq + 1
     sk.snd_wnd = sk.max_window = (buf[th + 14] << 8) | buf[th + 15]
     sk.snd_wl1 = seq
@@ -421,12 +430,13 @@ def _take_syn(sk, buf, th, hl):
         m = sk.advmss
     if sk.user_mss and sk.user_mss < m:
         m = sk.user_mss
-    sk.mss_cache = sk.rcv_mss = m if m >= 88 else 88
+    sk.mss_cache = m if m >= 88 else 88
+    tcp_timer.tcp_initialize_rcv_mss(sk)
 
 
 def tcp_keepalive_arm(sk):
     """On reaching ESTABLISHED with SO_KEEPALIVE: the first probe after the idle time."""
-    if sock_flag(sk, SOCK_KEEPOPEN):
+    if sock_flag(sk, SOCK_KEEPOPEN) and sk.ka_timer is not None:  # made with the flag
         timer.mod_timer_in(sk.ka_timer, tcp.keepalive_time_when(sk) * HZ)
 
 
@@ -435,22 +445,26 @@ def tcp_rcv_synsent_state_process(sk, skb, th, hl, flags):
     buf = skb.buf
     if flags & _ACK:
         ack = wtcp.unwrap(wtcp.ack_seq(buf, th), sk.snd_una)
-        if ack <= sk.iss or ack > sk.snd_max:
+        if ack <= sk.snd_una or ack > sk.snd_max:  # (snd_una is still the ISS)
             return not flags & _RST  # unacceptable ACK: <SEQ=SEG.ACK><CTL=RST>
         if flags & _RST:
             tcp.tcp_reset(sk)  # "error: connection reset" -> ECONNREFUSED
             return False
         if not flags & _SYN:
             return False
-        _take_syn(sk, buf, th, hl)
-        sk.snd_una = ack
-        sk.snd_base = sk.iss + 1
         if sk.rtt_seq and not sk.retransmits:
             tcp_rtt_estimator(sk, ktime.clock.diff(ktime.clock.now_ms(), sk.rtt_ts))
-        sk.rtt_seq = 0
-        sk.backoff = 0
-        sk.retransmits = 0
+        # the handshake's fields go back to their class defaults before the
+        # connection's own come in: an instance's attribute table only grows
+        for name in ("rtt_seq", "rtt_ts", "backoff", "retransmits"):
+            if getattr(sk, name):
+                delattr(sk, name)
         timer.del_timer(sk.rtx_timer)
+        if sk.snd_ring is None:
+            del sk.rtx_timer  # no data yet: the first send makes it again with the ring
+        sk.snd_base = sk.snd_una + 1
+        _take_syn(sk, buf, th, hl)
+        sk.snd_una = ack
         tcp.tcp_set_state(sk, TCP_ESTABLISHED)
         tcp_keepalive_arm(sk)
         tcp_output.tcp_send_ack(sk)
@@ -464,7 +478,7 @@ def tcp_rcv_synsent_state_process(sk, skb, th, hl, flags):
         # simultaneous open: SYN-RECEIVED, answer SYN-ACK with our ISS
         _take_syn(sk, buf, th, hl)
         tcp.tcp_set_state(sk, TCP_SYN_RECV)
-        tcp_output.tcp_transmit(sk, sk.iss, 0, _SYN | _ACK)
+        tcp_output.tcp_transmit(sk, sk.snd_una, 0, _SYN | _ACK)
     return False
 
 
@@ -472,7 +486,7 @@ def tcp_rcv_state_process(sk, skb, th, hl, flags):
     st = sk.sk_state
     if st == TCP_SYN_SENT:
         return tcp_rcv_synsent_state_process(sk, skb, th, hl, flags)
-    if st == TCP_CLOSE or sk.rcv_ring is None:
+    if st == TCP_CLOSE or sk.sk_dst is None:
         return not flags & _RST
     buf = skb.buf
     plen = skb.len - hl
@@ -546,7 +560,7 @@ def tcp_rcv_state_process(sk, skb, th, hl, flags):
                 tcp.tcp_reset(sk)
                 return True
             tcp_data_queue(sk, skb, hl, seq, plen, fin)
-    if sk.snd_ring is not None and (sk.write_seq > sk.snd_nxt or sk.fin_queued and sk.snd_nxt == sk.write_seq):
+    if sk.sk_dst is not None and (sk.write_seq > sk.snd_nxt or sk.fin_queued and sk.snd_nxt == sk.write_seq):
         tcp_output.tcp_write_xmit(sk)
     return False
 

@@ -12,6 +12,7 @@ from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import request_sock as rq
 from ksock.net.ipv4 import tcp, tcp_output, tcp_timer, tcp_input, tcp_minisocks, syncookies
 from ksock.net.ipv4.proc import tcp as MIB, tcpext as XMIB
+from ksock.net.core.sock import sock_flag, SOCK_KEEPOPEN
 from ksock.net.ipv4.protocol import net_protocol, inet_add_protocol
 from ksock.wire import tcp as wtcp
 from ksock.wire import ipv4 as wip
@@ -120,9 +121,15 @@ def tcp_v4_connect(sk, uaddr, addr_len):
     t = devinet.inet_addr_type(daddr)
     if t == devinet.RTN_BROADCAST or t == devinet.RTN_MULTICAST:
         return -ENETUNREACH
-    rt = ip_output.ip_route(daddr)
+    rt = ip_output.ip_route_connect(daddr)
     if isinstance(rt, int):
         return rt
+    # the SYN's retransmit timer (and SO_KEEPALIVE's): ENOBUFS before any state changes
+    if not tcp_timer.tcp_rtx_timer_make(sk) or (sock_flag(sk, SOCK_KEEPOPEN)
+                                                and not tcp_timer.tcp_ka_timer_make(sk)):
+        return -ENOBUFS
+    if rt[1] == daddr:
+        daddr = rt[1]  # the route's copy: one address object per peer, not per connection
     if sk.inet_saddr == devinet.INADDR_ANY:
         sk.inet_saddr = rt[2]
     if sk.inet_rcv_saddr == devinet.INADDR_ANY:
@@ -138,10 +145,9 @@ def tcp_v4_connect(sk, uaddr, addr_len):
         sk.inet_dport = 0
         sk.inet_daddr = devinet.INADDR_ANY
         return err
-    tcp_timer.tcp_init_xmit_timers(sk)
-    sk.iss = secure_tcp_seq(sk.inet_saddr, daddr, sk.inet_sport, dport)
-    sk.snd_una = sk.snd_nxt = sk.snd_max = sk.snd_wl1 = sk.iss
-    sk.write_seq = sk.snd_base = sk.iss + 1
+    iss = secure_tcp_seq(sk.inet_saddr, daddr, sk.inet_sport, dport)
+    sk.snd_una = sk.snd_nxt = sk.snd_max = sk.snd_wl1 = iss
+    sk.write_seq = sk.snd_base = iss + 1
     MIB.ActiveOpens += 1
     tcp_output.tcp_connect(sk)
     return 0
@@ -266,10 +272,14 @@ def tcp_conn_request(sk, skb, th, hl):
     if not want_cookie and not cookies and max_syn - q.qlen < (max_syn >> 2):
         XMIB.ListenDrops += 1  # the last quarter of the SYN queue is kept for proven peers
         return
-    rt = ip_output.ip_route(saddr)
+    rt = ip_output.ip_route_connect(saddr)
     if isinstance(rt, int):
         XMIB.ListenDrops += 1
         return
+    if rt[1] == saddr:  # the addresses the request and its child keep: the route's objects
+        saddr = rt[1]
+    if rt[2] == daddr:
+        daddr = rt[2]
     mss, ws = wtcp.parse_syn_opts(buf, th, hl)
     sport = (buf[th] << 8) | buf[th + 1]
     dport = (buf[th + 2] << 8) | buf[th + 3]
@@ -283,7 +293,12 @@ def tcp_conn_request(sk, skb, th, hl):
         XMIB.SyncookiesSent += 1
         tcp_output.tcp_send_ctl(rt, daddr, saddr, dport, sport, isn, rcv_isn + 1, _SYN | _ACK, win, advmss, -1)
         return
-    req = rq.request_sock(sk)
+    try:
+        req = rq.request_sock(sk)
+        req.rsk_timer = timer.timer_list(tcp_minisocks.reqsk_timer_handler, req)
+    except MemoryError:
+        XMIB.ListenDrops += 1  # reqsk_alloc failed: the peer's SYN comes again
+        return
     req.inet_num = dport
     req.inet_dport = sport
     req.inet_rcv_saddr = daddr
@@ -298,7 +313,6 @@ def tcp_conn_request(sk, skb, th, hl):
         req.rcv_wscale = tcp_output.tcp_rcv_wscale(rsize)
     req.rcv_wnd = win
     req.snd_wnd = (buf[th + 14] << 8) | buf[th + 15]
-    req.rsk_timer = timer.timer_list(tcp_minisocks.reqsk_timer_handler, req)
     inet_ehash_insert(req)
     rq.reqsk_queue_added(q, req)
     timer.mod_timer_in(req.rsk_timer, TCP_TIMEOUT_INIT)

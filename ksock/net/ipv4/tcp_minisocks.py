@@ -5,8 +5,9 @@
 from ksock.compat import const, PLATFORM
 from ksock.kernel import time as ktime
 from ksock.kernel import timer
-from ksock.net.core import sysctl
-from ksock.net.core.sock import sk_acceptq_is_full, HZ
+from ksock.net.core import sysctl, sk_mem
+from ksock.kernel import fault_inject
+from ksock.net.core.sock import sk_acceptq_is_full, sock_flag, SOCK_KEEPOPEN, HZ
 from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import request_sock as rq
 from ksock.net.ipv4 import tcp, tcp_output, tcp_timer, syncookies
@@ -95,8 +96,31 @@ def inet_rtx_syn_ack(req):
 
 def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss, wscale_ok,
                              snd_ws, rcv_ws, snd_wnd):
-    """A new tcp_sock in SYN_RECV for a request that completed (or a cookie)."""
-    child = tcp.tcp_sock()
+    """A new tcp_sock in SYN_RECV for a request that completed (or a cookie);
+    None when the heap has no room for it (sk_clone_lock failing: the caller
+    counts ListenDrops and the peer's ACK comes again)."""
+    child = None
+    try:
+        if fault_inject.fail_nth[0] and fault_inject.should_fail():
+            raise MemoryError
+        child = tcp.tcp_sock()
+        if _openreq_init(child, lsk, rt, laddr, lport, raddr, rport, irs, iss, mss, wscale_ok,
+                         snd_ws, rcv_ws, snd_wnd):
+            MIB.PassiveOpens += 1
+            return child
+    except MemoryError:
+        pass
+    if child is not None and child.sk_dst is not None:
+        sk_mem.tcp_memory.sockets -= 1  # tcp_connect_init counted it
+    return None
+
+
+def _openreq_init(child, lsk, rt, laddr, lport, raddr, rport, irs, iss, mss, wscale_ok,
+                  snd_ws, rcv_ws, snd_wnd):
+    if raddr == rt[1]:  # share the route's address objects (a cookie's come from the packet)
+        raddr = rt[1]
+    if laddr == rt[2]:
+        laddr = rt[2]
     for name in _INHERIT:
         v = getattr(lsk, name)
         if v != getattr(tcp.tcp_sock, name):
@@ -107,15 +131,13 @@ def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss,
     child.inet_sport = lport
     child.sk_state = tcp.TCP_SYN_RECV
     if tcp_output.tcp_connect_init(child, rt, rcv_ws if wscale_ok else 0):
-        return None
+        return False
     if wscale_ok:  # attributes at their class defaults stay unset (heap per connection)
         child.wscale_ok = wscale_ok
         if snd_ws:
             child.snd_wscale = snd_ws
-    child.iss = iss
     child.snd_una = child.snd_nxt = child.snd_max = iss + 1
     child.write_seq = child.snd_base = iss + 1
-    child.irs = irs
     child.rcv_nxt = child.copied_seq = child.rcv_wup = irs + 1
     child.rcv_wnd = child.rcv_size if child.rcv_size < 0xFFFF else 0xFFFF
     child.snd_wnd = snd_wnd
@@ -123,10 +145,9 @@ def tcp_create_openreq_child(lsk, rt, laddr, lport, raddr, rport, irs, iss, mss,
     child.max_window = snd_wnd
     m = mss if mss < child.advmss else child.advmss
     child.mss_cache = m if m >= 88 else 88
-    child.rcv_mss = child.mss_cache
-    tcp_timer.tcp_init_xmit_timers(child)
-    MIB.PassiveOpens += 1
-    return child
+    tcp_timer.tcp_initialize_rcv_mss(child)
+    # (the other timers and the rings come with the first data)
+    return not sock_flag(child, SOCK_KEEPOPEN) or tcp_timer.tcp_ka_timer_make(child)
 
 
 def tcp_v4_syn_recv_sock(lsk, req_or_none, rt, laddr, lport, raddr, rport, irs, iss, mss,
@@ -233,7 +254,7 @@ def cookie_v4_check(lsk, skb, th, hl, flags):
         return 0
     XMIB.SyncookiesRecv += 1
     from ksock.net.ipv4 import ip_output
-    rt = ip_output.ip_route(saddr)
+    rt = ip_output.ip_route_connect(saddr)
     if isinstance(rt, int):
         return 0
     win = (buf[th + 14] << 8) | buf[th + 15]

@@ -140,21 +140,24 @@ def tcp_transmit(sk, seqno, n, flags):
         tcp_event_ack_sent(sk)
     if flags & _RST:
         MIB.OutRsts += 1
-    return _finish(skb, off, hlen + n, sk.ph_sum, sk.sk_dst, sk.inet_saddr, sk.inet_daddr,
+    # the pseudo-header sum is made per segment (0.3 us on the unix port): a field would cost every connection heap
+    return _finish(skb, off, hlen + n, _pseudo(sk.inet_saddr, sk.inet_daddr), sk.sk_dst, sk.inet_saddr, sk.inet_daddr,
                    sk.uc_ttl if sk.uc_ttl >= 0 else 64, sk.tos)
 
 
 def tcp_event_ack_sent(sk):
     if sk.ack_quick and sk.ack_pending:  # tcp_dec_quickack_mode: one credit per ACK of new data
         sk.ack_quick -= 1
-    sk.ack_pending = 0
-    sk.rcv_unacked = 0
+    if sk.ack_pending:  # (written only when set: a new instance attribute costs heap)
+        sk.ack_pending = 0
+    if sk.rcv_unacked:
+        sk.rcv_unacked = 0
     if sk.delack_timer is not None and sk.delack_timer._slot >= 0:
         timer.del_timer(sk.delack_timer)
 
 
 def tcp_send_ack(sk):
-    if sk.snd_ring is None:
+    if sk.sk_dst is None:
         return
     # tcp_acceptable_seq: the highest sequence sent (Linux's snd_nxt), never the
     # go-back-N restart point, which the peer may have passed: its ACK would be
@@ -178,7 +181,7 @@ def tcp_flush_acks():
     while _ack_soon:
         sk = _ack_soon.pop()
         sk.ack_queued = 0
-        if sk.ack_pending and sk.snd_ring is not None and sk.sk_state != 7:
+        if sk.ack_pending and sk.sk_dst is not None and sk.sk_state != 7:
             tcp_send_ack(sk)
 
 
@@ -192,29 +195,43 @@ def tcp_send_delayed_ack(sk):
         timer.mod_timer_in(t, TCP_DELACK_MIN)
 
 
+def tcp_rto(sk):
+    """The RTO from the estimator's state (Linux stores it as icsk_rto; a pure
+    function here, so no field): SRTT + max(4 * RTTVAR, tcp_rto_min), at most
+    TCP_RTO_MAX; TCP_TIMEOUT_INIT before the first sample (RFC 6298 2.1-2.3)."""
+    s = sk.srtt8
+    if not s:
+        return TCP_TIMEOUT_INIT
+    v = sk.rttvar4
+    rto = (s >> 3) + (v if v > TCP_RTO_MIN else TCP_RTO_MIN)
+    return rto if rto < TCP_RTO_MAX else TCP_RTO_MAX
+
+
 def tcp_rearm_rto(sk):
     """Retransmit timer on while anything is unacknowledged, off otherwise."""
     t = sk.rtx_timer
     if sk.snd_una == sk.snd_max:
-        if t._slot >= 0:
+        if t is not None and t._slot >= 0:
             timer.del_timer(t)
     else:
-        timer.mod_timer_in(t, sk.rto << sk.backoff if sk.backoff < 10 else TCP_RTO_MAX)
+        timer.mod_timer_in(t, tcp_rto(sk) << sk.backoff if sk.backoff < 10 else TCP_RTO_MAX)
 
 
 def _rto_arm_if_idle(sk):
     if sk.rtx_timer._slot < 0:
-        timer.mod_timer_in(sk.rtx_timer, min(sk.rto << sk.backoff, TCP_RTO_MAX))
+        timer.mod_timer_in(sk.rtx_timer, min(tcp_rto(sk) << sk.backoff, TCP_RTO_MAX))
 
 
 def tcp_connect(sk):
     """Send the SYN (SYN_SENT); RTO starts at TCP_TIMEOUT_INIT."""
-    sk.snd_nxt = sk.iss + 1
+    iss = sk.snd_una  # the SYN's sequence number (Linux keeps no separate ISS field)
+    sk.snd_nxt = iss + 1
     sk.snd_max = sk.snd_nxt
-    sk.rto = TCP_TIMEOUT_INIT
+    if sk.srtt8:  # a reused socket starts a fresh estimate: the RTO is TCP_TIMEOUT_INIT again
+        sk.srtt8 = sk.rttvar4 = 0
     sk.rtt_seq = sk.snd_nxt  # the SYN-ACK gives the first RTT sample (Karn: unless resent)
     sk.rtt_ts = ktime.clock.now_ms()
-    tcp_transmit(sk, sk.iss, 0, _SYN)
+    tcp_transmit(sk, iss, 0, _SYN)
     _rto_arm_if_idle(sk)
 
 
@@ -274,7 +291,7 @@ def tcp_write_xmit(sk):
 
 
 def tcp_push_pending_frames(sk):
-    if sk.snd_ring is not None and (sk.write_seq - sk.snd_nxt > 0 or sk.fin_queued):
+    if sk.sk_dst is not None and (sk.write_seq - sk.snd_nxt > 0 or sk.fin_queued):
         tcp_write_xmit(sk)
 
 
@@ -284,7 +301,7 @@ def tcp_retransmit_head(sk):
     top = sk.snd_max
     end = sk.write_seq
     if sk.sk_state == TCP_SYN_SENT:
-        return tcp_transmit(sk, sk.iss, 0, _SYN)
+        return tcp_transmit(sk, una, 0, _SYN)  # (snd_una is the ISS until the SYN is acked)
     n = end - una
     if n > sk.mss_cache:
         n = sk.mss_cache
@@ -307,7 +324,7 @@ def tcp_send_fin(sk):
 
 def tcp_send_active_reset(sk):
     """RST with our current sequence (close with unread data, linger 0, abort)."""
-    if sk.snd_ring is None or sk.sk_dst is None:
+    if sk.sk_dst is None:
         return
     tcp_transmit(sk, sk.snd_max, 0, _ACK | _RST)  # tcp_acceptable_seq, as tcp_send_ack
 
@@ -322,7 +339,7 @@ def tcp_probe_timer_arm(sk):
     t = sk.rtx_timer
     if t._slot < 0:
         sk.probe_mode = 1
-        timer.mod_timer_in(t, min(sk.rto << sk.backoff, TCP_RTO_MAX))
+        timer.mod_timer_in(t, min(tcp_rto(sk) << sk.backoff, TCP_RTO_MAX))
 
 
 # ---- connection set-up --------------------------------------------------------------
@@ -360,32 +377,34 @@ def tcp_rcv_wscale(size):
 
 
 def tcp_connect_init(sk, rt, rcv_wscale=-1):
-    """Rings (slot tables only: no chunk until data comes), MSS, window scale
-    and pseudo-header sum for a connection on route `rt`. -ENOBUFS when the
-    heap cannot hold the slot tables."""
+    """Ring sizes (the rings come with the first data: tcp_timer's
+    tcp_snd_ring_make / tcp_rcv_ring_make), MSS, window scale and
+    pseudo-header sum for a connection on route `rt`; sk_dst set marks a sock
+    that has a TCB. Fields at their class defaults stay unset (heap per
+    connection)."""
     rsize = tcp_rcv_ring_size(sk)
     ssize = tcp_snd_ring_size(sk)
-    try:
-        r = sk_mem.ring_new(rsize)
-        w = sk_mem.ring_new(ssize)
-    except MemoryError:
-        return -105  # ENOBUFS: the caller counts it (ListenDrops, connect error)
-    sk.rcv_ring = r
-    sk.snd_ring = w
-    sk_mem.tcp_memory.sockets += 1
-    sk.rcv_size = rsize
-    sk.snd_size = ssize
+    if rsize != sk.rcv_size:
+        sk.rcv_size = rsize
+    if ssize != sk.snd_size:
+        sk.snd_size = ssize
     sk.sk_dst = rt
+    sk_mem.tcp_memory.sockets += 1
     m = tcp_advmss(sk, rt)
     if m != sk.advmss:
         sk.advmss = m
-    sk.rcv_mss = sk.advmss if sk.advmss < 536 else 536
+    m = sk.advmss if sk.advmss < 536 else 536
+    if m != sk.rcv_mss:
+        sk.rcv_mss = m
     if rcv_wscale >= 0:
         if rcv_wscale != sk.rcv_wscale:
             sk.rcv_wscale = rcv_wscale
     elif sysctl.sysctl("net.ipv4.tcp_window_scaling"):
-        sk.rcv_wscale = tcp_rcv_wscale(rsize)
+        ws = tcp_rcv_wscale(rsize)
+        if ws != sk.rcv_wscale:
+            sk.rcv_wscale = ws
         sk.wscale_ok = 1  # offered; cleared if the SYN-ACK has none
-    sk.ph_sum = _pseudo(sk.inet_saddr, sk.inet_daddr)
+    elif sk.rcv_wscale:
+        sk.rcv_wscale = 0
     sk.rcv_tstamp = ktime.clock.now_ms()
     return 0

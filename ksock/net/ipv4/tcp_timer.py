@@ -5,7 +5,7 @@
 from ksock.compat import const
 from ksock.kernel import time as ktime
 from ksock.kernel import timer
-from ksock.net.core import sysctl
+from ksock.net.core import sysctl, sk_mem
 from ksock.net.core.sock import sock_flag, SOCK_DEAD, SOCK_KEEPOPEN, HZ
 from ksock.net.ipv4 import tcp_output
 from ksock.net.ipv4.proc import tcpext as XMIB
@@ -21,11 +21,71 @@ TCP_LISTEN = const(10)
 TCP_ORPHAN_RETRIES = const(8)  # tcp_orphan_retries 0 means 8 (tcp_orphan_retries())
 
 
-def tcp_init_xmit_timers(sk):
+# Linux's tcp_init_xmit_timers sets up three timers in every sock; here each
+# timer, and each ring, is made when first needed, so an idle connection holds
+# neither: the retransmit timer with the send ring (or for the SYN, a FIN), the
+# delayed-ACK timer with the receive ring (the first data), the keepalive timer
+# for SO_KEEPALIVE or an orphan's FIN_WAIT2. They are made in the calls that can
+# answer ENOBUFS (connect, send, setsockopt, close) or, for the receive ring, on
+# the segment that is dropped and counted when the heap has no room.
+
+def tcp_initialize_rcv_mss(sk):
+    """tcp_initialize_rcv_mss: the first guess of the peer's segment size, at
+    most TCP_MSS_DEFAULT (536) until a larger segment arrives."""
+    m = sk.advmss if sk.advmss < sk.mss_cache else sk.mss_cache
+    w = sk.rcv_wnd >> 1
+    if w and m > w:
+        m = w
+    if m > 536:
+        m = 536
+    if m < 88:
+        m = 88
+    if m != sk.rcv_mss:
+        sk.rcv_mss = m
+
+
+def tcp_rtx_timer_make(sk):
+    """The retransmit timer (SYN, data, FIN); False when the heap has no room."""
     if sk.rtx_timer is None:
-        sk.rtx_timer = timer.timer_list(tcp_write_timer, sk)
-        sk.delack_timer = timer.timer_list(tcp_delack_timer, sk)
-        sk.ka_timer = timer.timer_list(tcp_keepalive_timer, sk)
+        try:
+            sk.rtx_timer = timer.timer_list(tcp_write_timer, sk)
+        except MemoryError:
+            return False
+    return True
+
+
+def tcp_ka_timer_make(sk):
+    """The keepalive timer (SO_KEEPALIVE, an orphan's FIN_WAIT2); False: no heap."""
+    if sk.ka_timer is None:
+        try:
+            sk.ka_timer = timer.timer_list(tcp_keepalive_timer, sk)
+        except MemoryError:
+            return False
+    return True
+
+
+def tcp_snd_ring_make(sk):
+    """The send ring's slot table (no chunk yet) and the retransmit timer, at
+    the first data the user sends; None when the heap has no room."""
+    if not tcp_rtx_timer_make(sk):
+        return None
+    try:
+        r = sk.snd_ring = sk_mem.ring_new(sk.snd_size)
+    except MemoryError:
+        return None
+    return r
+
+
+def tcp_rcv_ring_make(sk):
+    """The receive ring's slot table and the delayed-ACK timer, at the first
+    data that arrives; None when the heap has no room (the segment is dropped)."""
+    try:
+        if sk.delack_timer is None:
+            sk.delack_timer = timer.timer_list(tcp_delack_timer, sk)
+        r = sk.rcv_ring = sk_mem.ring_new(sk.rcv_size)
+    except MemoryError:
+        return None
+    return r
 
 
 def _tcp():
@@ -44,7 +104,7 @@ def tcp_write_err(sk):
 
 def _rearm(sk):
     b = sk.backoff
-    timer.mod_timer_in(sk.rtx_timer, TCP_RTO_MAX if b > 9 else min(sk.rto << b, TCP_RTO_MAX))
+    timer.mod_timer_in(sk.rtx_timer, TCP_RTO_MAX if b > 9 else min(tcp_output.tcp_rto(sk) << b, TCP_RTO_MAX))
 
 
 def tcp_probe_timer(sk):
@@ -73,7 +133,7 @@ def tcp_write_timer(sk):
     """tcp_retransmit_timer: RFC 6298 5.4-5.6 -- back off, collapse the window
     to one segment and resend from snd_una (go-back-N; no SACK here)."""
     st = sk.sk_state
-    if st == TCP_CLOSE or st == TCP_LISTEN or sk.snd_ring is None:
+    if st == TCP_CLOSE or st == TCP_LISTEN or sk.sk_dst is None:
         return
     if sk.probe_mode and sk.snd_una == sk.snd_max:
         tcp_probe_timer(sk)
@@ -115,7 +175,7 @@ def tcp_write_timer(sk):
 
 
 def tcp_delack_timer(sk):
-    if sk.ack_pending and sk.snd_ring is not None and sk.sk_state != TCP_CLOSE:
+    if sk.ack_pending and sk.sk_dst is not None and sk.sk_state != TCP_CLOSE:
         sk.pingpong = 0  # delayed ACK missed: no reply to ride on, leave pingpong mode
         XMIB.DelayedACKs += 1
         tcp_output.tcp_send_ack(sk)
