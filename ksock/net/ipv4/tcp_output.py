@@ -359,10 +359,42 @@ def tcp_rcv_wscale(size):
     return ws
 
 
+SOCK_SNDBUF_LOCK = const(1)
+# Linux's sizes in tcp_sndbuf_expand's worst case (x86-64, no GSO): MAX_TCP_HEADER,
+# SKB_DATA_ALIGN(sizeof(struct skb_shared_info)), SKB_DATA_ALIGN(sizeof(struct sk_buff))
+MAX_TCP_HEADER = const(320)
+SHINFO_SIZE = const(320)
+SKB_SIZE = const(256)
+
+
+def tcp_sndbuf_expand(sk, mss):
+    """tcp_sndbuf_expand (tcp_input.c, run by tcp_init_buffer_space): unless
+    SO_SNDBUF locked it, sk_sndbuf becomes room for twice the initial window of
+    worst-case skbs (87040 with a 1460 MSS, as `ss -m` shows on Linux), at most
+    tcp_wmem[2]. Without it a board's tcp_wmem[1] of 2 KB holds one full segment
+    and a Nagle-held tail: Linux delays the ACK of a lone segment 40 ms and the
+    sender stalls on every send()."""
+    if sk.sk_userlocks & SOCK_SNDBUF_LOCK:
+        return
+    per = mss + MAX_TCP_HEADER + SHINFO_SIZE
+    p2 = 1
+    while p2 < per:
+        p2 <<= 1
+    cw = sk.snd_cwnd
+    n = 2 * (cw if cw > TCP_INIT_CWND else TCP_INIT_CWND) * (p2 + SKB_SIZE)
+    top = sysctl.sysctl("net.ipv4.tcp_wmem")[2]
+    if sk.sk_sndbuf < n:
+        sk.sk_sndbuf = n if n < top else top
+
+
 def tcp_connect_init(sk, rt, rcv_wscale=-1):
     """Rings (slot tables only: no chunk until data comes), MSS, window scale
     and pseudo-header sum for a connection on route `rt`. -ENOBUFS when the
-    heap cannot hold the slot tables."""
+    heap cannot hold the slot tables. The send ring is sized after
+    tcp_sndbuf_expand, which Linux runs at the end of the handshake: here the
+    ring's size is fixed now, from the MSS the route allows."""
+    m = tcp_advmss(sk, rt)
+    tcp_sndbuf_expand(sk, m if m > sk.mss_cache else sk.mss_cache)
     rsize = tcp_rcv_ring_size(sk)
     ssize = tcp_snd_ring_size(sk)
     try:
@@ -376,7 +408,6 @@ def tcp_connect_init(sk, rt, rcv_wscale=-1):
     sk.rcv_size = rsize
     sk.snd_size = ssize
     sk.sk_dst = rt
-    m = tcp_advmss(sk, rt)
     if m != sk.advmss:
         sk.advmss = m
     sk.rcv_mss = sk.advmss if sk.advmss < 536 else 536
