@@ -15,19 +15,14 @@ except ImportError:
 
 
 class Clock:
-    """Real time: MicroPython ticks (ms/us, wrapping at 2**30)."""
-
-    def now_ms(self):
-        return ticks_ms()
-
-    def now_us(self):
-        return ticks_us()
-
-    def diff(self, a, b):
-        return ticks_diff(a, b)
-
-    def add(self, t, d):
-        return ticks_add(t, d)
+    """Real time: MicroPython ticks (ms/us, wrapping at 2**30). The ticks
+    functions are the methods themselves: a Python method around each cost
+    ~7 us a call on the QEMU board (1.4 us for the C call alone), and a TCP
+    segment reads the clock four or five times."""
+    now_ms = staticmethod(ticks_ms)
+    now_us = staticmethod(ticks_us)
+    diff = staticmethod(ticks_diff)
+    add = staticmethod(ticks_add)
 
     def idle(self, ms):
         """Nothing to do for up to `ms` ms: sleep (drivers with an fd use poll instead)."""

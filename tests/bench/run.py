@@ -22,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OUT = os.path.join(ROOT, "build", "bench")
 
 
+PCAP = ""  # --pcap PREFIX: tcpdump of each net script's link to PREFIX.TARGET.SCRIPT.pcap
 NET = "# bench: net"  # first line of a script that needs the Linux peer on a veth/tap
 # (optionally followed by " targets=a,b": the targets it runs on, and " peer=tcp":
 # which Linux peer it talks to, udp_peer by default)
@@ -295,13 +296,23 @@ def run_net(spec, path):
     kind = open(path).readline().partition("peer=")[2].split()
     peer = threading.Thread(target=PEERS[kind[0] if kind else "udp"], args=(lk, stop), daemon=True)
     t = make_target(spec, **kw)
+    cap = None
     try:
         t.start()
+        if PCAP:  # --pcap: the link as the Linux peer sees it, for the timing of segments and ACKs
+            import subprocess
+            cap = subprocess.Popen(["ip", "netns", "exec", lk.peer.name, "tcpdump", "-i", lk.peer_if, "-s", "96",
+                                    "-U", "-w", "%s.%s.%s.pcap" % (PCAP, spec, os.path.basename(path)[:-3])],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)  # tcpdump is capturing before the first frame
         peer.start()
         iface = {"qemu": "lan9118"}.get(spec, "board:" + t.board if spec.startswith("rp2js") else lk.tgt_if)
         pre = "IFACE = %r\nTGT_IP = %r\nPEER_IP = %r\nQUICK = %r\n" % (iface, lk.tgt_ip, lk.peer_ip, QUICK[0])
         return t.exec(pre + open(path).read(), timeout=900)
     finally:
+        if cap is not None:
+            cap.terminate()
+            cap.wait(5)
         stop.set()
         t.stop()
         peer.join(3)
@@ -355,8 +366,11 @@ def main(argv=None):
     ap.add_argument("--targets", default="unix,unix-nocmod,qemu")
     ap.add_argument("--only", default="", help="substring of bench script names")
     ap.add_argument("--quick", action="store_true", help="a few seconds a row (CI: every row is produced)")
+    ap.add_argument("--pcap", default="", help="capture each net script's link to PREFIX.TARGET.SCRIPT.pcap")
     a = ap.parse_args(argv)
     QUICK[0] = a.quick
+    global PCAP
+    PCAP = a.pcap
     scripts = sorted(p for p in glob.glob(os.path.join(ROOT, "tests", "bench", "bench_*.py")) if a.only in p)
     targets = [s for s in a.targets.split(",") if s != "qemu" or shutil.which("qemu-system-arm")]
     rows = []

@@ -15,7 +15,9 @@ _tab = {
     "net.core.wmem_default": 2048 if _BOARD else 212992,
     "net.core.rmem_max": 8192 if _BOARD else 212992,
     "net.core.wmem_max": 8192 if _BOARD else 212992,
-    "net.ipv4.tcp_rmem": (1024, 4096, 8192) if _BOARD else (4096, 131072, 33554432),
+    # a board's tcp_rmem[2]: what tcp_fixup_rcvbuf may grow a connection to (an 8 KB
+    # ring, the window Linux's sender needs to keep segments coming while we read)
+    "net.ipv4.tcp_rmem": (1024, 4096, 16384) if _BOARD else (4096, 131072, 33554432),
     "net.ipv4.tcp_wmem": (1024, 2048, 8192) if _BOARD else (4096, 16384, 4194304),
     # tcp_mem / udp_mem (pages): recomputed from the heap by sk_mem.tcp_init_mem at stack init
     "net.ipv4.tcp_mem": (96, 128, 192),

@@ -63,7 +63,11 @@ class in_ifaddr:
         return _and(self.ifa_local, self.ifa_mask)
 
     def contains(self, addr):
-        return _and(addr, self.ifa_mask) == self.network()
+        # in place, no bytes made: inet_addr_type asks it for every received packet
+        a = self.ifa_local
+        m = self.ifa_mask
+        return ((addr[0] ^ a[0]) & m[0] | (addr[1] ^ a[1]) & m[1] | (addr[2] ^ a[2]) & m[2]
+                | (addr[3] ^ a[3]) & m[3]) == 0
 
     def __repr__(self):
         return "inet %s/%d brd %s dev %s" % (inet_ntoa(self.ifa_local), self.ifa_prefixlen,

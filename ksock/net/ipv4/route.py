@@ -122,7 +122,7 @@ def _all(buf, o, v):
 
 def _is_local(buf, o):
     """inet_lookup_ifaddr_rcu: is this source one of our own addresses?"""
-    for ifa in devinet.inet_ifaddrs():
+    for ifa in devinet._ifaddrs:  # the list itself: inet_ifaddrs() copies it, per packet here
         a = ifa.ifa_local
         if buf[o] == a[0] and buf[o + 1] == a[1] and buf[o + 2] == a[2] and buf[o + 3] == a[3]:
             return True

@@ -307,6 +307,9 @@ def sk_stream_memory_free(sk):
     return sk_mem.sk_wmem_schedule(sk, 1)
 
 
+VM_WAIT_MS = const(20)  # Linux: 2 jiffies + random below HZ/5
+
+
 def tcp_sendmsg(sk, msg, flags):
     """tcp_sendmsg_locked: copy into the send ring, push, wait for room."""
     timeo = 0 if flags & MSG_DONTWAIT else sk.sk_sndtimeo
@@ -347,6 +350,18 @@ def tcp_sendmsg(sk, msg, flags):
                 tcp_output.tcp_push_pending_frames(sk)
                 if not timeo:
                     return copied or -EAGAIN
+                if room > 0 and sk_stream_memory_free(sk):
+                    # the budget allows a chunk but the heap had no block for it:
+                    # sk_stream_wait_memory's vm_wait, a short sleep with the stack
+                    # running (ACKs free chunks), not a retry loop that starves it
+                    una = sk.snd_una
+                    _wait(sk, lambda: sk.sk_err or sk.sk_shutdown & SEND_SHUTDOWN or sk.snd_ring is None
+                          or sk.snd_una != una, VM_WAIT_MS)
+                    if timeo < MAX_SCHEDULE_TIMEOUT:
+                        timeo -= VM_WAIT_MS  # at most (about) SO_SNDTIMEO in all
+                        if timeo <= 0:
+                            return copied or -EAGAIN
+                    continue
                 if not _wait(sk, lambda: sk.sk_err or sk.sk_shutdown & SEND_SHUTDOWN
                              or sk.sk_dst is None or tcp_send_space(sk) > 0 and sk_stream_memory_free(sk), timeo):
                     return copied or -EAGAIN

@@ -376,12 +376,64 @@ def tcp_rcv_wscale(size):
     return ws
 
 
+SOCK_SNDBUF_LOCK = const(1)  # sk_userlocks (include/net/sock.h)
+SOCK_RCVBUF_LOCK = const(2)
+# Linux's sizes in tcp_sndbuf_expand's worst case (x86-64, no GSO): MAX_TCP_HEADER,
+# SKB_DATA_ALIGN(sizeof(struct skb_shared_info)), SKB_DATA_ALIGN(sizeof(struct sk_buff))
+MAX_TCP_HEADER = const(320)
+SHINFO_SIZE = const(320)
+SKB_SIZE = const(256)
+
+
+def tcp_sndbuf_expand(sk, mss):
+    """tcp_sndbuf_expand (tcp_input.c, run by tcp_init_buffer_space): unless
+    SO_SNDBUF locked it, sk_sndbuf becomes room for twice the initial window of
+    worst-case skbs (87040 with a 1460 MSS, as `ss -m` shows on Linux), at most
+    tcp_wmem[2]. Without it a board's tcp_wmem[1] of 2 KB holds one full segment
+    and a Nagle-held tail: Linux delays the ACK of a lone segment 40 ms and the
+    sender stalls on every send()."""
+    if sk.sk_userlocks & SOCK_SNDBUF_LOCK:
+        return
+    per = mss + MAX_TCP_HEADER + SHINFO_SIZE
+    p2 = 1
+    while p2 < per:
+        p2 <<= 1
+    cw = sk.snd_cwnd
+    n = 2 * (cw if cw > TCP_INIT_CWND else TCP_INIT_CWND) * (p2 + SKB_SIZE)
+    top = sysctl.sysctl("net.ipv4.tcp_wmem")[2]
+    if sk.sk_sndbuf < n:
+        sk.sk_sndbuf = n if n < top else top
+
+
+def tcp_fixup_rcvbuf(sk, mss):
+    """tcp_fixup_rcvbuf (Linux up to 4.18, run by tcp_init_buffer_space):
+    unless SO_RCVBUF locked it, sk_rcvbuf becomes room for twice an initial
+    receive window of 10 worst-case skbs, at most tcp_rmem[2]. Linux 4.19 dropped
+    it when tcp_rmem[1] went to 128 KB, which the unix port's default is; a
+    board's tcp_rmem[1] of 4 KB is a 2 KB window, and Linux's sender then cuts
+    its segments to half that window (tcp_bound_to_half_wnd) and waits for our
+    ACK after each pair."""
+    if sk.sk_userlocks & SOCK_RCVBUF_LOCK:
+        return
+    # 2 * SKB_TRUESIZE(mss + MAX_TCP_HEADER) * tcp_default_init_rwnd(mss); not the
+    # 4x more that tcp_moderate_rcvbuf added for DRS, which ksock does not do
+    n = 2 * (mss + MAX_TCP_HEADER + SKB_SIZE + SHINFO_SIZE) * (TCP_INIT_CWND if mss <= 1460 else
+                                                              max(14600 // mss, 2))
+    top = sysctl.sysctl("net.ipv4.tcp_rmem")[2]
+    if sk.sk_rcvbuf < n:
+        sk.sk_rcvbuf = n if n < top else top
+
+
 def tcp_connect_init(sk, rt, rcv_wscale=-1):
     """Ring sizes (the rings come with the first data: tcp_timer's
     tcp_snd_ring_make / tcp_rcv_ring_make), MSS, window scale and
     pseudo-header sum for a connection on route `rt`; sk_dst set marks a sock
     that has a TCB. Fields at their class defaults stay unset (heap per
-    connection)."""
+    connection). The send ring is sized after tcp_sndbuf_expand, which Linux
+    runs at the end of the handshake: here from the MSS the route allows."""
+    m = tcp_advmss(sk, rt)
+    tcp_sndbuf_expand(sk, m if m > sk.mss_cache else sk.mss_cache)
+    tcp_fixup_rcvbuf(sk, m)
     rsize = tcp_rcv_ring_size(sk)
     ssize = tcp_snd_ring_size(sk)
     if rsize != sk.rcv_size:
@@ -390,7 +442,6 @@ def tcp_connect_init(sk, rt, rcv_wscale=-1):
         sk.snd_size = ssize
     sk.sk_dst = rt
     sk_mem.tcp_memory.sockets += 1
-    m = tcp_advmss(sk, rt)
     if m != sk.advmss:
         sk.advmss = m
     m = sk.advmss if sk.advmss < 536 else 536
