@@ -34,11 +34,12 @@ _FNEXT = const(30)  # the death row (or the free list)
 _FPREV = const(32)
 NIL = const(0xFFFF)
 TW_LIMIT = const(0xFFFE)  # indices are 16-bit
-CHUNK_SHIFT = const(8) if PLATFORM == "linux" else const(4)  # 8.7 KB / 544 B chunks
+CHUNK_SHIFT = const(8) if PLATFORM == "linux" else const(2)  # 8.7 KB / 136 B chunks
 CHUNK_MASK = (1 << CHUNK_SHIFT) - 1
 _M30 = const(0x3FFFFFFF)
 _H29 = const(0x20000000)
 TCP_TIME_WAIT = const(6)
+TW_RESERVE = const(118272)  # heap the stack and its connections keep (the QEMU board: 140 KB heap, 256 records)
 
 
 class inet_tw_bucket:
@@ -103,11 +104,12 @@ def _hashfn(lport, rport, raddr_lo):
 
 
 def inet_twsk_init(heap):
-    """tcp_max_tw_buckets from the heap, as Linux sizes it from RAM (half its
-    established hash): here as many records as fill a third of the heap; the
-    record hash gets one head per 8 of them."""
+    """tcp_max_tw_buckets from the heap, as Linux sizes it linearly from RAM
+    (half its established hash): here as many records as fill 2/5 of the heap
+    beyond the stack's own working set (TW_RESERVE), so a board keeps room to
+    serve new connections; the record hash gets one head per 8 records."""
     dr = tcp_death_row
-    n = heap // (3 * TW_SIZE)
+    n = (heap - TW_RESERVE) * 2 // (5 * TW_SIZE) if heap > TW_RESERVE else 0
     if n > TW_LIMIT:
         n = TW_LIMIT
     sysctl._tab["net.ipv4.tcp_max_tw_buckets"] = n
