@@ -283,3 +283,11 @@ def test_sockstat_tw_counts_records():
     time_wait(1132)
     line = [l for l in tcp_ipv4.proc_net_sockstat().split("\n") if l.startswith("TCP:")][0]
     check(" tw 2 " in line, line)
+
+
+def test_tcp_max_tw_buckets_default_from_heap_holds_issue_figures():
+    from ksock.net.core import sk_mem
+    n = K.sysctl("net.ipv4.tcp_max_tw_buckets")
+    check(n >= (200 if BOARD else 20000), "tcp_max_tw_buckets %d" % n)
+    # the records at the limit take under half the heap
+    check(n * itw.TW_SIZE < sk_mem.heap_size() // 2, "limit beyond half the heap")

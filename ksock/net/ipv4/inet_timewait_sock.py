@@ -39,7 +39,7 @@ CHUNK_MASK = (1 << CHUNK_SHIFT) - 1
 _M30 = const(0x3FFFFFFF)
 _H29 = const(0x20000000)
 TCP_TIME_WAIT = const(6)
-TW_RESERVE = const(118272)  # heap the stack and its connections keep (the QEMU board: 140 KB heap, 256 records)
+TW_RESERVE = const(118272)  # heap kept for the stack and its connections (QEMU board: 256 records)
 
 
 class inet_tw_bucket:

@@ -1,7 +1,7 @@
 # net/ipv4/tcp_ipv4.c: the established hash (fixed chains of socks and request
-# socks; TIME_WAIT records are inet_timewait_sock's), tcp_v4_connect, tcp_v4_rcv, tcp_v4_send_reset,
-# the listener's SYN handling (tcp_conn_request with Linux's queue and cookie
-# rules) and the /proc/net/tcp view.
+# socks; TIME_WAIT records are inet_timewait_sock's), tcp_v4_connect,
+# tcp_v4_rcv, tcp_v4_send_reset, the listener's SYN handling (tcp_conn_request
+# with Linux's queue and cookie rules) and the /proc/net/tcp view.
 from ksock.compat import const, PLATFORM
 from ksock.kernel import time as ktime
 from ksock.kernel import timer, softirq
