@@ -21,7 +21,7 @@ from ksock.kernel.time import clock
 from ksock.net.core import sysctl
 
 BOARD = sys.platform != "linux"
-N = 600 if BOARD else 20000
+N = 300 if BOARD else 21000
 stack.init()
 if IFACE == "lan9118":  # noqa: F821 (defined by run.py)
     from ksock.drivers.lan9118 import Lan9118
