@@ -266,15 +266,11 @@ def inet_twsk_kill(i):
 
 
 def _shrink():
-    """The last record went: the chunks go back to the heap but the first (a
-    burst of TIME_WAIT leaves no lasting cost; a board keeps one whole chunk)."""
+    """The last record went: every chunk goes back to the heap (a burst of
+    TIME_WAIT leaves no lasting cost; the next record makes a chunk again)."""
     dr = tcp_death_row
-    if len(dr.chunks) > 1:
-        del dr.chunks[1:]
-        c = dr.chunks[0]
-        for j in range(CHUNK_MASK + 1):
-            _p16(c, j * TW_SIZE + _FNEXT, j + 1 if j < CHUNK_MASK else NIL)
-        dr.free = 0
+    del dr.chunks[:]
+    dr.free = NIL
     if timer.timer_pending(dr.timer):
         timer.del_timer(dr.timer)
 
