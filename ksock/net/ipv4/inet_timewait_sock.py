@@ -162,7 +162,7 @@ def inet_twsk_alloc(sk, substate, snd_nxt, rcv_nxt, rcv_wnd, tmo):
     if dr.count >= sysctl.sysctl("net.ipv4.tcp_max_tw_buckets"):
         return -1
     hinfo = sk.sk_prot.h
-    flags = ((sk.sk_reuse & 1) | ((sk.sk_reuseport & 1) << 1) | ((sk.icsk_bind_connect & 1) << 2)
+    flags = ((1 if sk.sk_reuse else 0) | (2 if sk.sk_reuseport else 0) | (4 if sk.icsk_bind_connect else 0)
              | (substate << 4))
     try:
         if dr.free == NIL and not _grow():
