@@ -19,12 +19,12 @@ STATES = {0x01: "ESTAB", 0x02: "SYN-SENT", 0x03: "SYN-RECV", 0x04: "FIN-WAIT-1",
 _READ = """
 from ksock import stack
 for _n in %r:
-    try:
-        _t = stack.proc_net(_n)
-    except (OSError, ImportError, AttributeError):
-        _t = None
     print('@@' + _n)
-    print(_t if _t is not None else '@@absent')
+    try:
+        for _l in stack.proc_net_lines(_n):
+            print(_l)
+    except (OSError, ImportError, AttributeError):
+        print('@@absent')
 """
 
 

@@ -96,8 +96,24 @@ def serve(ms):
     softirq.run_for(ms)
 
 
+def proc_net_lines(name):
+    """The lines of /proc/net/NAME one at a time, as a seq_file reader gets
+    them: tcp and udp are made per entry, so a table of any size streams."""
+    if name == "tcp" or name == "udp":
+        modname = "ksock.net.ipv4.tcp_ipv4" if name == "tcp" else "ksock.net.ipv4.udp"
+        try:
+            mod = __import__(modname, None, None, ("x",))
+        except ImportError:
+            raise OSError(2)
+        return getattr(mod, name + "4_seq_show")()
+    return iter(proc_net(name).split("\n"))
+
+
 def proc_net(name):
-    """Text of /proc/net/{dev,arp,route,snmp,...}."""
+    """Text of /proc/net/{dev,arp,route,snmp,...} (one string: for a large
+    tcp table read proc_net_lines)."""
+    if name == "tcp" or name == "udp":
+        return "\n".join(proc_net_lines(name))
     if name == "dev":
         return netdev.proc_net_dev()
     if name == "arp":

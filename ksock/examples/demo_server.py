@@ -15,11 +15,12 @@ HTTP_PORT = 80
 
 
 def proc_net(name):
+    """The lines of /proc/net/NAME one by one (none when absent)."""
     try:
         from ksock import stack
-        return stack.proc_net(name)
+        return stack.proc_net_lines(name)
     except (ImportError, OSError):
-        return ""
+        return iter(())
 
 
 def tcp_available():
@@ -35,10 +36,13 @@ def page(served):
     yield "<html><head><title>ksock</title></head><body><h1>ksock</h1>\n"
     yield "<p>served: %s</p>\n" % ", ".join("%s %d" % kv for kv in sorted(served.items()))
     for name in ("tcp", "udp", "snmp", "dev", "arp"):
-        t = proc_net(name)
-        if t:
-            yield "<h2>/proc/net/%s</h2><pre>" % name
-            yield t
+        first = True
+        for line in proc_net(name):
+            if first:
+                yield "<h2>/proc/net/%s</h2><pre>" % name
+                first = False
+            yield line + "\n"
+        if not first:
             yield "</pre>\n"
     yield "</body></html>\n"
 

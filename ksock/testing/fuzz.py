@@ -469,10 +469,12 @@ def baseline():
         pooled = sk_mem.pool_stats()[0] * sk_mem.CHUNK
     except (ImportError, AttributeError):
         pass
-    live = 0  # rings of TCP socks still alive (orphans finishing, TIME_WAIT): tcp_mem's, counted apart
+    live = 0  # rings of TCP socks still alive (orphans finishing): tcp_mem's, counted apart
     tcps = 0
     try:
-        from ksock.net.ipv4 import tcp_ipv4
+        from ksock.net.ipv4 import tcp_ipv4, inet_timewait_sock
+        pooled += inet_timewait_sock.tw_pool_bytes()  # TIME_WAIT record chunks: freed when the last expires
+        tcps += inet_timewait_sock.tw_count()
         for ch in tcp_ipv4.ehash:
             for sk in ch or ():
                 tcps += 1

@@ -324,15 +324,14 @@ def world():
 def fresh():
     """Between tests: close every fd, end leftover connections silently, empty the wire."""
     from ksock import sys as K
-    from ksock.net.ipv4 import tcp, tcp_ipv4, tcp_minisocks
+    from ksock.net.ipv4 import tcp, tcp_ipv4, tcp_minisocks, inet_timewait_sock
     d = world()
     K.close_range(3)
+    inet_timewait_sock.inet_twsk_purge()
     for chain in tcp_ipv4.ehash:
         for e in list(chain or ()):
             st = e.sk_state
-            if st == tcp.TCP_TIME_WAIT:
-                tcp_minisocks.inet_twsk_kill(e)
-            elif st == tcp.TCP_NEW_SYN_RECV:
+            if st == tcp.TCP_NEW_SYN_RECV:
                 tcp_minisocks.inet_csk_reqsk_queue_drop(e)
             else:
                 tcp.tcp_done(e)  # (sends nothing; the wire is emptied below)
@@ -354,13 +353,14 @@ def sk_of(fd):
 
 
 def state(p):
-    """The TCP state of p's 4-tuple in the established hash (7 = CLOSE: none)."""
-    from ksock.net.ipv4 import tcp_ipv4
+    """The TCP state of p's 4-tuple in the established hash, or TIME_WAIT's
+    records (7 = CLOSE: none)."""
+    from ksock.net.ipv4 import tcp_ipv4, inet_timewait_sock as itw
     for chain in tcp_ipv4.ehash:
         for e in chain or ():
             if e.inet_num == p.kport and e.inet_dport == p.pport:
                 return e.sk_state
-    return 7
+    return 6 if itw.inet_twsk_find(p.kaddr, p.kport, p.paddr, p.pport) >= 0 else 7
 
 
 def listen(port, backlog=8):

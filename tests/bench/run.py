@@ -98,8 +98,9 @@ def tcp_peer(lk, stop):
     9101 sink (reads to EOF, answers the byte count), 9102 source (sends until
     the reader goes away), 9100 control: `conn N PORT` connects to the
     target's PORT and closes, N times (4 clients at once, each waiting for the
-    target's FIN), `hold M PORT` opens M connections and keeps them until
-    `release`; each command is answered with `ok`."""
+    target's FIN; `conn N PORT BASE`: each client from its own bound port
+    from BASE on, so every 4-tuple is new to the target), `hold M PORT` opens
+    M connections and keeps them until `release`; each command is answered with `ok`."""
     with lk.peer.entered():
         socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(3)]
     for s, port in zip(socks, (9100, 9101, 9102)):
@@ -110,10 +111,13 @@ def tcp_peer(lk, stop):
     ctl, sink, source = socks
     held = []
 
-    def connect(port):
+    def connect(port, sport=0):
         with lk.peer.entered():
             c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         c.settimeout(10)
+        if sport:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            c.bind((lk.peer_ip, sport))
         c.connect((lk.tgt_ip, port))
         return c
 
@@ -145,13 +149,15 @@ def tcp_peer(lk, stop):
                 # 4 clients each in a connect, wait-for-the-server's-FIN, close loop:
                 # the target always has a connection to accept, and its accept
                 # queue never overflows (a dropped SYN would cost a 1 s retry)
-                def loop(k, port=int(w[2])):
-                    for _ in range(k):
-                        s = connect(port)
+                base = int(w[3]) if len(w) > 3 else 0
+
+                def loop(k, i, port=int(w[2])):
+                    for j in range(k):
+                        s = connect(port, base + i + 4 * j if base else 0)
                         s.recv(1)
                         s.close()
                 n = int(w[1])
-                ths = [threading.Thread(target=loop, args=(n // 4 + (i < n % 4),)) for i in range(4)]
+                ths = [threading.Thread(target=loop, args=(n // 4 + (i < n % 4), i)) for i in range(4)]
                 for th in ths:
                     th.start()
                 for th in ths:

@@ -130,6 +130,10 @@ def state_of(lport, rport):
         for e in chain or ():
             if e.inet_num == lport and e.inet_dport == rport:
                 return e.sk_state
+    from ksock.net.ipv4 import inet_timewait_sock as itw
+    for tw in itw.inet_twsk_walk():
+        if itw.tw_ports(tw) == (lport, rport):
+            return 6
     return 7
 
 

@@ -36,6 +36,8 @@ _tab = {
     "net.ipv4.tcp_window_scaling": 1,
     "net.ipv4.tcp_rfc1337": 0,
     "net.ipv4.tcp_timewait_len": 60,  # ksock's own: TCP_TIMEWAIT_LEN is a constant in Linux
+    # recomputed from the heap by inet_timewait_sock.inet_twsk_init at stack init
+    "net.ipv4.tcp_max_tw_buckets": 64 if _BOARD else 4096,
     "net.ipv4.ip_default_ttl": 64,
     "net.ipv4.ip_local_port_range": (32768, 60999),
     "net.ipv4.ip_unprivileged_port_start": 1024,
@@ -100,6 +102,7 @@ _check = {
     "net.ipv4.tcp_window_scaling": _minmax(0, 1),
     "net.ipv4.tcp_rfc1337": _minmax(0, 1),
     "net.ipv4.tcp_timewait_len": _minmax(0, 600),
+    "net.ipv4.tcp_max_tw_buckets": _minmax(0, INT_MAX),
     "net.ipv4.ip_default_ttl": _minmax(1, 255),
     "net.ipv4.ip_local_port_range": _port_range,
     "net.ipv4.ip_unprivileged_port_start": _prot_sock,

@@ -3,6 +3,9 @@
 from ksock.uapi.errno import EADDRINUSE, EINVAL, EAGAIN
 from ksock.uapi.fcntl import O_NONBLOCK
 from ksock.net.core.sock import TCP_LISTEN, TCP_CLOSE, MAX_SCHEDULE_TIMEOUT
+from ksock.compat import const
+
+TCP_TIME_WAIT = const(6)
 from ksock.net.ipv4.ip_sockglue import inet_sock
 from ksock.net.ipv4 import inet_hashtables as ih
 from ksock.net.ipv4 import request_sock as rq
@@ -11,6 +14,7 @@ from ksock.net.ipv4 import request_sock as rq
 class inet_connection_sock(inet_sock):
     icsk_bind_hash = None  # the hashinfo whose bind chain holds us
     icsk_accept_queue = None  # request_sock_queue, from the first listen()
+    icsk_bind_connect = 0  # the port came from connect() (Linux: its bucket's fastreuse is -1)
 
 
 def inet_bind_conflict(sk, sk2, relax, reuseport_ok):
@@ -19,7 +23,7 @@ def inet_bind_conflict(sk, sk2, relax, reuseport_ok):
         return False
     if sk.sk_bound_dev_if and sk2.sk_bound_dev_if and sk.sk_bound_dev_if != sk2.sk_bound_dev_if:
         return False
-    same_uid_or_tw = sk2.sk_uid == sk.sk_uid  # (no TIME_WAIT socks own ports yet)
+    same_uid_or_tw = sk2.sk_state == TCP_TIME_WAIT or sk2.sk_uid == sk.sk_uid
     if sk.sk_reuse and sk2.sk_reuse and sk2.sk_state != TCP_LISTEN:
         # both SO_REUSEADDR and the other is not listening: shared unless strict
         return (not relax) or (not reuseport_ok and sk.sk_reuseport and sk2.sk_reuseport

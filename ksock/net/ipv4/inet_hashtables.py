@@ -81,6 +81,8 @@ def inet_put_port(sk):
     _chain_del(hinfo.bhash, inet_bhashfn(sk.inet_num), sk)
     sk.icsk_bind_hash = None
     sk.inet_num = 0
+    if sk.icsk_bind_connect:
+        sk.icsk_bind_connect = 0
 
 
 def inet_hash(sk):

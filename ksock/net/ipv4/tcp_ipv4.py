@@ -1,7 +1,7 @@
-# net/ipv4/tcp_ipv4.c: the established hash (fixed chains of socks, request
-# socks and TIME_WAIT socks), tcp_v4_connect, tcp_v4_rcv, tcp_v4_send_reset,
-# the listener's SYN handling (tcp_conn_request with Linux's queue and cookie
-# rules) and the /proc/net/tcp view.
+# net/ipv4/tcp_ipv4.c: the established hash (fixed chains of socks and request
+# socks; TIME_WAIT records are inet_timewait_sock's), tcp_v4_connect,
+# tcp_v4_rcv, tcp_v4_send_reset, the listener's SYN handling (tcp_conn_request
+# with Linux's queue and cookie rules) and the /proc/net/tcp view.
 from ksock.compat import const, PLATFORM
 from ksock.kernel import time as ktime
 from ksock.kernel import timer, softirq
@@ -9,6 +9,7 @@ from ksock.uapi.errno import EINVAL, EAFNOSUPPORT, ENETUNREACH, EADDRNOTAVAIL, E
 from ksock.net.core import skbuff, sysctl, sk_mem
 from ksock.net.ipv4 import devinet, ip_output, route
 from ksock.net.ipv4 import inet_hashtables as ih
+from ksock.net.ipv4 import inet_timewait_sock as itw
 from ksock.net.ipv4 import request_sock as rq
 from ksock.net.ipv4 import tcp, tcp_output, tcp_timer, tcp_input, tcp_minisocks, syncookies
 from ksock.net.ipv4.proc import tcp as MIB, tcpext as XMIB
@@ -58,11 +59,22 @@ def __inet_lookup_established(buf, nh, sport, dport):
 
 
 def _tuple_in_use(laddr, lport, raddr, rport):
+    """__inet_check_established: is the 4-tuple taken? A TIME_WAIT record
+    takes it too: Linux lets connect() reuse one (tcp_twsk_unique) only with
+    the peer's timestamps, which ksock does not negotiate."""
     chain = ehash[_ehashfn(lport, rport)]
     for e in chain or ():
         if e.inet_num == lport and e.inet_dport == rport and e.inet_daddr == raddr and e.inet_rcv_saddr == laddr:
             return True
-    return False
+    return itw.inet_twsk_find(laddr, lport, raddr, rport) >= 0
+
+
+def _connect_owned(owners):
+    """Every owner got the port from connect() (Linux: tb->fastreuse < 0)."""
+    for o in owners:
+        if not o.icsk_bind_connect:
+            return False
+    return True
 
 
 def tcp_v4_unhash(sk):
@@ -91,19 +103,24 @@ def tcp_ipv4_seed(seed):
 
 def inet_hash_connect(sk):
     """A local port for connect(): the bound one (the 4-tuple must be free), or
-    an unused ephemeral port (odd ones first); EADDRNOTAVAIL when none is left."""
+    an ephemeral port (odd ones first) that is unused or held only by earlier
+    connect()s (their socks or TIME_WAIT records) with another 4-tuple, as
+    __inet_hash_connect; EADDRNOTAVAIL when none is left."""
     hinfo = sk.sk_prot.h
     if sk.inet_num:
         if _tuple_in_use(sk.inet_rcv_saddr, sk.inet_num, sk.inet_daddr, sk.inet_dport):
             return -EADDRNOTAVAIL
     else:
         low, high = ih.inet_get_local_port_range()
+        laddr, raddr, rport = sk.inet_rcv_saddr, sk.inet_daddr, sk.inet_dport
         for port in ih.inet_port_candidates(low, high, False):
-            if not ih.inet_bind_owners(hinfo, port):
+            owners = ih.inet_bind_owners(hinfo, port)
+            if not owners or (_connect_owned(owners) and not _tuple_in_use(laddr, port, raddr, rport)):
                 break
         else:
             return -EADDRNOTAVAIL
         ih.inet_bind_hash(sk, hinfo, port)
+        sk.icsk_bind_connect = 1
         sk.inet_sport = port
     inet_ehash_insert(sk)
     return 0
@@ -208,15 +225,16 @@ def tcp_v4_rcv(skb):
     try:
         sk = __inet_lookup_established(buf, nh, sport, dport)
         if sk is None:
-            lsk = ih.inet_lookup_listener(tcp.tcp_hashinfo, wip.daddr(buf, nh), dport)
-            if lsk is None or tcp_v4_rcv_listen(lsk, skb, th, hl, flags):
-                tcp_v4_send_reset(skb, th, hl, flags)
+            tw = itw.inet_twsk_lookup(buf, nh, sport, dport)
+            if tw >= 0:
+                tcp_minisocks.tcp_timewait_state_process(tw, skb, th, hl, flags)
+            else:
+                lsk = ih.inet_lookup_listener(tcp.tcp_hashinfo, wip.daddr(buf, nh), dport)
+                if lsk is None or tcp_v4_rcv_listen(lsk, skb, th, hl, flags):
+                    tcp_v4_send_reset(skb, th, hl, flags)
         else:
-            st = sk.sk_state
-            if st == tcp.TCP_NEW_SYN_RECV:
+            if sk.sk_state == tcp.TCP_NEW_SYN_RECV:
                 tcp_minisocks.tcp_check_req(sk, skb, th, hl, flags)
-            elif st == tcp.TCP_TIME_WAIT:
-                tcp_minisocks.tcp_timewait_state_process(sk, skb, th, hl, flags)
             elif tcp_input.tcp_rcv_state_process(sk, skb, th, hl, flags):
                 tcp_v4_send_reset(skb, th, hl, flags)
     except MemoryError:
@@ -334,7 +352,7 @@ def tcp_v4_err(skb, type, code, inner):
     chain = ehash[_ehashfn(sport, dport)]
     for e in chain or ():
         if e.inet_num == sport and e.inet_dport == dport and _addr_at(buf, inner + 16, e.inet_daddr):
-            if e.sk_state == tcp.TCP_NEW_SYN_RECV or e.sk_state == tcp.TCP_TIME_WAIT:
+            if e.sk_state == tcp.TCP_NEW_SYN_RECV:
                 return
             from ksock.net.ipv4.udp import _ERRMAP
             if type != 3:
@@ -355,6 +373,7 @@ tcp_protocol.err_handler = tcp_v4_err
 def proto_init():
     inet_add_protocol(tcp_protocol, wip.IPPROTO_TCP)
     sk_mem.tcp_init_mem()
+    itw.inet_twsk_init(sk_mem.heap_size())
     sk_mem.tcp_memory.enter_memory_pressure = tcp.tcp_enter_memory_pressure
     tcp_ipv4_seed(ktime.clock.now_us() ^ id(ehash))
 
@@ -369,12 +388,19 @@ softirq.register_post_rx(rq.reqsk_rx_pass_end)
 
 
 # ---- /proc/net/tcp ----------------------------------------------------------------
+# Produced a line at a time, as seq_file calls tcp4_seq_show per entry: a reader
+# takes one line, writes it out and asks for the next, so any number of
+# sockets (tens of thousands of TIME_WAIT records) never makes one big string.
+
+def _fmt(i, laddr, lport, raddr, rport, st, txq, rxq, tr, when, uid, ino):
+    return "%4d: %08X:%04X %08X:%04X %02X %08X:%08X %02X:%08X 00000000 %5d        0 %d" % (
+        i, devinet.addr_proc(laddr or devinet.INADDR_ANY), lport, devinet.addr_proc(raddr or devinet.INADDR_ANY),
+        rport, st, txq, rxq, tr, when, uid, ino)
+
 
 def _line(i, e, st, txq, rxq, uid, ino, tmr):
-    return "%4d: %08X:%04X %08X:%04X %02X %08X:%08X %02X:%08X 00000000 %5d        0 %d" % (
-        i, devinet.addr_proc(e.inet_rcv_saddr or devinet.INADDR_ANY), e.inet_num,
-        devinet.addr_proc(e.inet_daddr or devinet.INADDR_ANY), e.inet_dport, st, txq, rxq,
-        tmr[0], tmr[1], uid, ino)
+    return _fmt(i, e.inet_rcv_saddr, e.inet_num, e.inet_daddr, e.inet_dport, st, txq, rxq, tmr[0], tmr[1],
+                uid, ino)
 
 
 def _timer_of(t):
@@ -383,28 +409,42 @@ def _timer_of(t):
     return (1, max(0, ktime.clock.diff(t.expires, ktime.clock.now_ms())) // 10)
 
 
-def proc_net_tcp():
-    """/proc/net/tcp: sl, local, remote, st, tx_queue:rx_queue, tr:tm->when, uid, inode."""
-    lines = ["  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"]
+def get_timewait4_sock(tw, i):
+    """A TIME_WAIT line as Linux prints it: tw_substate, timer 3 with the
+    time to live in clock ticks (USER_HZ 100), no uid or inode."""
+    laddr, raddr = itw.tw_addrs(tw)
+    lport, rport = itw.tw_ports(tw)
+    return _fmt(i, laddr, lport, raddr, rport, itw.tw_substate(tw), 0, 0, 3, itw.tw_ttd(tw) // 10, 0, 0)
+
+
+def tcp4_seq_show():
+    """The lines of /proc/net/tcp (header first), one per step: listeners,
+    then the established hash, then the TIME_WAIT records."""
+    yield "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
     i = 0
     for chain in tcp.tcp_hashinfo.listening_hash:
         for sk in chain or ():
             ino = sk.sk_socket.i_ino if sk.sk_socket is not None else 0
-            lines.append(_line(i, sk, 10, sk.sk_max_ack_backlog, sk.sk_ack_backlog, sk.sk_uid, ino, (0, 0)))
+            yield _line(i, sk, 10, sk.sk_max_ack_backlog, sk.sk_ack_backlog, sk.sk_uid, ino, (0, 0))
             i += 1
     for chain in ehash:
         for e in chain or ():
-            st = e.sk_state
-            if st == tcp.TCP_NEW_SYN_RECV:
-                lines.append(_line(i, e, 3, 0, 0, 0, 0, _timer_of(e.rsk_timer)))
-            elif st == tcp.TCP_TIME_WAIT:
-                lines.append(_line(i, e, 6, 0, 0, 0, 0, (3, _timer_of(e.tw_timer)[1])))
+            if e.sk_state == tcp.TCP_NEW_SYN_RECV:
+                yield _line(i, e, 3, 0, 0, 0, 0, _timer_of(e.rsk_timer))
             else:
                 txq = max(0, e.write_seq - e.snd_una)
                 ino = e.sk_socket.i_ino if e.sk_socket is not None else 0
-                lines.append(_line(i, e, st, txq, tcp.tcp_inq(e), e.sk_uid, ino, _timer_of(e.rtx_timer)))
+                yield _line(i, e, e.sk_state, txq, tcp.tcp_inq(e), e.sk_uid, ino, _timer_of(e.rtx_timer))
             i += 1
-    return "\n".join(lines)
+    for tw in itw.inet_twsk_walk():
+        yield get_timewait4_sock(tw, i)
+        i += 1
+
+
+def proc_net_tcp():
+    """/proc/net/tcp as one string (small tables; a reader of a large one
+    takes tcp4_seq_show's lines one by one)."""
+    return "\n".join(tcp4_seq_show())
 
 
 def proc_net_netstat():
@@ -412,23 +452,30 @@ def proc_net_netstat():
     return proc.proc_net_netstat()
 
 
-def tcp_socks():
+def tcp_socks_iter():
     """Every TCP endpoint as (state name, local, remote, rx_queue, tx_queue): ss -t."""
-    out = []
     for chain in tcp.tcp_hashinfo.listening_hash:
         for sk in chain or ():
-            out.append(("LISTEN", (devinet.inet_ntoa(sk.inet_rcv_saddr), sk.inet_num), None,
-                        sk.sk_ack_backlog, sk.sk_max_ack_backlog))
+            yield ("LISTEN", (devinet.inet_ntoa(sk.inet_rcv_saddr), sk.inet_num), None,
+                   sk.sk_ack_backlog, sk.sk_max_ack_backlog)
     for chain in ehash:
         for e in chain or ():
             st = e.sk_state
             rx = tx = 0
-            if st != tcp.TCP_NEW_SYN_RECV and st != tcp.TCP_TIME_WAIT:
+            if st != tcp.TCP_NEW_SYN_RECV:
                 rx, tx = tcp.tcp_inq(e), max(0, e.write_seq - e.snd_una)
-            out.append((tcp.TCP_STATE_NAMES[3 if st == tcp.TCP_NEW_SYN_RECV else st],
-                        (devinet.inet_ntoa(e.inet_rcv_saddr), e.inet_num),
-                        (devinet.inet_ntoa(e.inet_daddr), e.inet_dport), rx, tx))
-    return out
+            yield (tcp.TCP_STATE_NAMES[3 if st == tcp.TCP_NEW_SYN_RECV else st],
+                   (devinet.inet_ntoa(e.inet_rcv_saddr), e.inet_num),
+                   (devinet.inet_ntoa(e.inet_daddr), e.inet_dport), rx, tx)
+    for tw in itw.inet_twsk_walk():
+        laddr, raddr = itw.tw_addrs(tw)
+        lport, rport = itw.tw_ports(tw)
+        yield (tcp.TCP_STATE_NAMES[itw.tw_substate(tw)], (devinet.inet_ntoa(laddr), lport),
+               (devinet.inet_ntoa(raddr), rport), 0, 0)
+
+
+def tcp_socks():
+    return list(tcp_socks_iter())
 
 
 def proc_net_sockstat():
@@ -436,17 +483,14 @@ def proc_net_sockstat():
     from ksock.net import socket as net_socket
     from ksock.net.ipv4 import udp
     from ksock.net.core.sock import sock_flag, SOCK_DEAD
-    inuse = orphan = tw = alloc = 0
+    inuse = orphan = alloc = 0
     for chain in tcp.tcp_hashinfo.listening_hash:
         for sk in chain or ():
             inuse += 1
             alloc += 1
     for chain in ehash:
         for e in chain or ():
-            st = e.sk_state
-            if st == tcp.TCP_TIME_WAIT:
-                tw += 1
-            elif st != tcp.TCP_NEW_SYN_RECV:
+            if e.sk_state != tcp.TCP_NEW_SYN_RECV:
                 alloc += 1
                 inuse += 1
                 if sock_flag(e, SOCK_DEAD):
@@ -455,5 +499,5 @@ def proc_net_sockstat():
     for chain in udp.udp_table_v4.hash:
         u += len(chain or ())
     return "sockets: used %d\nTCP: inuse %d orphan %d tw %d alloc %d mem %d\nUDP: inuse %d mem %d" % (
-        net_socket.sockets_in_use(), inuse, orphan, tw, alloc, sk_mem.pages(sk_mem.tcp_memory.allocated),
-        u, udp.udp_memory_pages())
+        net_socket.sockets_in_use(), inuse, orphan, itw.tw_count(), alloc,
+        sk_mem.pages(sk_mem.tcp_memory.allocated), u, udp.udp_memory_pages())

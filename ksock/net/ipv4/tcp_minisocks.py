@@ -2,13 +2,14 @@
 # socks in the SYN queue (tcp_check_req turns one into a child on the final
 # ACK), syncookie children, and TIME_WAIT socks that keep the 4-tuple after
 # the real sock is gone (inet_timewait_sock).
-from ksock.compat import const, PLATFORM
+from ksock.compat import const
 from ksock.kernel import time as ktime
 from ksock.kernel import timer
 from ksock.net.core import sysctl, sk_mem
 from ksock.kernel import fault_inject
 from ksock.net.core.sock import sk_acceptq_is_full, sock_flag, SOCK_KEEPOPEN, HZ
 from ksock.net.ipv4 import inet_hashtables as ih
+from ksock.net.ipv4 import inet_timewait_sock as itw
 from ksock.net.ipv4 import request_sock as rq
 from ksock.net.ipv4 import tcp, tcp_output, tcp_timer, syncookies
 from ksock.net.ipv4.proc import tcp as MIB, tcpext as XMIB
@@ -20,8 +21,6 @@ _SYN = const(0x02)
 _RST = const(0x04)
 _ACK = const(0x10)
 TCP_RTO_MAX = const(120000)
-TW_MAX = const(4096) if PLATFORM == "linux" else const(8)
-_tw_count = [0]
 
 # Fields a child copies from its listener (sk_clone_lock copies the whole sock).
 _INHERIT = ("sk_rcvbuf", "sk_sndbuf", "sk_userlocks", "sk_reuse", "sk_reuseport", "sk_flags",
@@ -267,88 +266,61 @@ def cookie_v4_check(lsk, skb, th, hl, flags):
 
 
 # ---- TIME_WAIT ------------------------------------------------------------------------
-
-class tcp_tw_sock:
-    """inet_timewait_sock: the 4-tuple, the sequence state to re-ACK a FIN, and
-    the port (it stays in the bind hash, so bind() sees EADDRINUSE as in Linux)."""
-    __slots__ = ("sk_state", "inet_num", "inet_dport", "inet_daddr", "inet_rcv_saddr",
-                 "inet_saddr", "sk_reuse", "sk_reuseport", "sk_bound_dev_if", "sk_uid",
-                 "icsk_bind_hash", "rcv_nxt", "snd_nxt", "rcv_wnd", "tw_timer", "rt", "tw_substate")
-
+# The record itself (4-tuple, sequence state, port) is inet_timewait_sock.py's.
 
 def tcp_time_wait(sk, state=tcp.TCP_TIME_WAIT):
-    """Enter TIME_WAIT: a tw sock takes over the 4-tuple and the port for
+    """Enter TIME_WAIT: a tw record takes over the 4-tuple and the port for
     net.ipv4.tcp_timewait_len seconds; the full sock is done (CLOSE)."""
     tmo = sysctl.sysctl("net.ipv4.tcp_timewait_len") * HZ
-    tw = None
-    if tmo and _tw_count[0] < TW_MAX:
-        try:
-            tw = tcp_tw_sock()
-            tw.tw_timer = timer.timer_list(tcp_tw_timer, tw)
-        except MemoryError:
-            tw = None  # inet_twsk_alloc failed: no TIME_WAIT, as Linux when out of buckets
-    if tw is not None:
-        tw.sk_state = tcp.TCP_TIME_WAIT
-        tw.tw_substate = state
-        tw.inet_num = sk.inet_num
-        tw.inet_dport = sk.inet_dport
-        tw.inet_daddr = sk.inet_daddr
-        tw.inet_rcv_saddr = sk.inet_rcv_saddr
-        tw.inet_saddr = sk.inet_saddr
-        tw.sk_reuse = sk.sk_reuse
-        tw.sk_reuseport = sk.sk_reuseport
-        tw.sk_bound_dev_if = sk.sk_bound_dev_if
-        tw.sk_uid = sk.sk_uid
-        tw.icsk_bind_hash = None
-        tw.rcv_nxt = sk.rcv_nxt
-        tw.snd_nxt = sk.snd_max
-        tw.rcv_wnd = tcp_output.tcp_receive_window(sk) >> sk.rcv_wscale
-        tw.rt = sk.sk_dst
-        ih.inet_bind_hash(tw, sk.sk_prot.h, sk.inet_num)
-        ops.ehash_insert(tw)
-        _tw_count[0] += 1
-        timer.mod_timer_in(tw.tw_timer, tmo)
-    elif tmo:
-        XMIB.TCPTimeWaitOverflow += 1  # too many TIME_WAITs (tcp_max_tw_buckets) or no memory
+    if tmo:
+        rcv_wnd = tcp_output.tcp_receive_window(sk) >> sk.rcv_wscale
+        if itw.inet_twsk_alloc(sk, state, sk.snd_max, sk.rcv_nxt, rcv_wnd, tmo) < 0:
+            XMIB.TCPTimeWaitOverflow += 1  # tcp_max_tw_buckets in use, or no memory: plain CLOSE
     ops.ehash_remove(sk)
     tcp.tcp_done(sk)
 
 
 def inet_twsk_kill(tw):
-    if tw.sk_state != tcp.TCP_TIME_WAIT:
-        return
-    timer.del_timer(tw.tw_timer)
-    ops.ehash_remove(tw)
-    ih.inet_put_port(tw)
-    tw.sk_state = tcp.TCP_CLOSE
-    _tw_count[0] -= 1
-
-
-def tcp_tw_timer(tw):
-    XMIB.TW += 1
-    inet_twsk_kill(tw)
+    itw.inet_twsk_kill(tw)
 
 
 def tcp_timewait_state_process(tw, skb, th, hl, flags):
-    """RFC 9293 3.10.7.4 in TIME-WAIT: a retransmitted FIN is ACKed again and
-    restarts the 2MSL timer; RST ends it (unless tcp_rfc1337); a new SYN beyond
-    rcv_nxt may reopen the pair through the listener."""
+    """A segment for a TIME_WAIT record, in the order of Linux's
+    tcp_timewait_state_process (no PAWS: ksock sends no timestamps). In
+    sequence: a bare ACK restarts the 2MSL timer, an RST ends it (unless
+    tcp_rfc1337). A SYN beyond rcv_nxt may reopen the pair through the
+    listener (TCP_TW_SYN). Anything else, a repeated FIN or data, is ACKed
+    (TCP_TW_ACK), and restarts the timer when it carries an ACK."""
     buf = skb.buf
-    seq = wtcp.unwrap(wtcp.seq(buf, th), tw.rcv_nxt)
-    if flags & _RST:
-        if not sysctl.sysctl("net.ipv4.tcp_rfc1337"):
-            inet_twsk_kill(tw)
+    rcv_nxt = itw.tw_rcv_nxt(tw)
+    seq = wtcp.unwrap(wtcp.seq(buf, th), rcv_nxt)
+    end = seq + skb.len - hl + (flags & _FIN) + (1 if flags & _SYN else 0)
+    tmo = sysctl.sysctl("net.ipv4.tcp_timewait_len") * HZ
+    if seq == rcv_nxt and (end == seq or flags & _RST):
+        if not flags & _RST:
+            itw.inet_twsk_reschedule(tw, tmo)
+        elif not sysctl.sysctl("net.ipv4.tcp_rfc1337"):
+            itw.inet_twsk_kill(tw)  # TIME_WAIT assassination (RFC 1337)
         return
-    if flags & _SYN and not flags & _ACK and seq > tw.rcv_nxt:
-        port = tw.inet_num  # read before the kill gives the port back (and zeroes it)
-        inet_twsk_kill(tw)
-        lsk = ih.inet_lookup_listener(tcp.tcp_hashinfo, wip.daddr(buf, skb.network_header), port)
+    if flags & (_SYN | _RST | _ACK) == _SYN and seq > rcv_nxt:
+        lsk = ih.inet_lookup_listener(tcp.tcp_hashinfo, wip.daddr(buf, skb.network_header),
+                                      itw.tw_ports(tw)[0])
         if lsk is not None:
+            itw.inet_twsk_kill(tw)
             ops.conn_request(lsk, skb, th, hl)
+            return
+    if flags & _RST:
         return
-    if flags & _FIN:
-        timer.mod_timer_in(tw.tw_timer, sysctl.sysctl("net.ipv4.tcp_timewait_len") * HZ)
-    if flags & (_FIN | _ACK) or skb.len > hl:
-        tcp_output.tcp_send_ctl(tw.rt, tw.inet_saddr, tw.inet_daddr, tw.inet_num, tw.inet_dport,
-                                tw.snd_nxt, tw.rcv_nxt, _ACK, tw.rcv_wnd)
+    if flags & _ACK:
+        itw.inet_twsk_reschedule(tw, tmo)
+    tcp_v4_timewait_ack(tw)
 
+
+def tcp_v4_timewait_ack(tw):
+    laddr, raddr = itw.tw_addrs(tw)
+    lport, rport = itw.tw_ports(tw)
+    from ksock.net.ipv4 import ip_output
+    rt = ip_output.ip_route(raddr)
+    if not isinstance(rt, int):
+        tcp_output.tcp_send_ctl(rt, laddr, raddr, lport, rport, itw.tw_snd_nxt(tw), itw.tw_rcv_nxt(tw),
+                                _ACK, itw.tw_rcv_wnd(tw))

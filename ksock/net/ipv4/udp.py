@@ -427,14 +427,19 @@ udp_prot.sendmsg = udp_sendmsg
 udp_prot.recvmsg = udp_recvmsg
 
 
-def proc_net_udp():
-    lines = ["  sl  local_address rem_address   st tx_queue rx_queue uid inode"]
+def udp4_seq_show():
+    """The lines of /proc/net/udp (header first), one per step, as seq_file
+    calls udp4_seq_show per socket: a reader never holds the whole table."""
+    yield "  sl  local_address rem_address   st tx_queue rx_queue uid inode"
     i = 0
     for chain in udp_table_v4.hash:
         for sk in chain or ():
-            lines.append("%4d: %08X:%04X %08X:%04X %02X %08X:%08X %5d %d" % (
+            yield "%4d: %08X:%04X %08X:%04X %02X %08X:%08X %5d %d" % (
                 i, devinet.addr_proc(sk.inet_rcv_saddr), sk.inet_num, devinet.addr_proc(sk.inet_daddr),
                 sk.inet_dport, sk.sk_state, 0, sk.sk_rmem_alloc if hasattr(sk, "sk_rmem_alloc") else 0,
-                sk.sk_uid, sk.sk_socket.i_ino if sk.sk_socket is not None else 0))
+                sk.sk_uid, sk.sk_socket.i_ino if sk.sk_socket is not None else 0)
             i += 1
-    return "\n".join(lines)
+
+
+def proc_net_udp():
+    return "\n".join(udp4_seq_show())
