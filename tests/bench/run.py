@@ -290,7 +290,9 @@ def tls_pki(d):
     ossl("x509", "-req", "-in", "peer.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
          "-out", "peer.pem", "-days", "2", "-extfile", "ext")
     ossl("x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der")
-    return "CA_DER = %r\n" % open(os.path.join(d, "ca.der"), "rb").read()
+    # NOW: a board's clock starts in the past (no NTP here): the script sets it,
+    # or the certificates made today would not be valid yet
+    return "CA_DER = %r\nNOW = %r\n" % (open(os.path.join(d, "ca.der"), "rb").read(), tuple(time.gmtime()[:6]))
 
 
 def tls_peer(lk, stop, d):
