@@ -2,7 +2,8 @@
 (ksock/examples/demo_server.py) through the launcher (`micropython -m ksock.run`),
 with the Linux kernel as the peer on a veth (unix) or tap (QEMU). It serves UDP
 echo on port 7 and, once the stack has TCP, TCP echo on 7 and an HTTP page with
-ksock's socket table and counters on 80. ksock takes its address by DHCP from a
+ksock's socket table and counters on 80 (unix targets: the same page over TLS on
+443, with a certificate made for the run by make_cert). ksock takes its address by DHCP from a
 dnsmasq in the peer namespace (Debian dnsmasq-base), which also answers DNS: the
 demo resolves peer.ksock.lan (the Linux side) before it serves. Ctrl-C stops it
 and removes everything.
@@ -10,7 +11,7 @@ and removes everything.
     python -m host_tools.run --target=unix|unix-nocmod|qemu|rp2js [--check] [--status] [--static]
 
 --check: bring it up, exercise it from the Linux side once (UDP echo, HTTP when
-TCP is there), print the results and stop (exit status 0 when all worked).
+TCP is there, HTTPS when ssl is), print the results and stop (exit status 0 when all worked).
 --status: only boot the target and print its bring-up report (the old `make run`).
 --static: a fixed address (the link's .2) instead of DHCP, no dnsmasq.
 """
