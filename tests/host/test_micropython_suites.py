@@ -279,4 +279,23 @@ def test_run_multitests_on_ksock_pairs_pass_what_builtin_passes(rig, test, pair,
     if base != "pass":
         pytest.skip("the built-in socket does not pass it here either: %s" % base)
     got, out = _multi_results(rig, pair)
+    if got[test] != "pass" and test in RACY_LINES:
+        assert _same_but(_test_output(out, test), RACY_LINES[test]), _test_output(out, test)
+        return
     assert got[test] == "pass", _test_output(out, test)
+
+
+# Lines whose presence depends on a race the test itself has, not on the stack:
+# asyncio's Stream.write() tries the SSLSocket at once, and the handshake step
+# in it fails verification there (no "drain") when the server's flight is
+# already in -- as it is when ksock's non-blocking read runs its softirq pass
+# before answering EAGAIN; else at drain(). Everything else must match.
+RACY_LINES = {"multi_net/asyncio_tls_server_client_verify_error.py": "drain"}
+
+
+def _same_but(transcript, line):
+    """The ### TEST ### and ### TRUTH ### parts of a run-multitests FAIL agree once `line` is dropped."""
+    def part(name):
+        body = transcript.split("### %s ###\n" % name, 1)[1].split("\n### ", 1)[0]
+        return [x for x in body.splitlines() if x != line]
+    return "### TEST ###" in transcript and part("TEST") == part("TRUTH")
