@@ -49,7 +49,7 @@ test-lane-boards:
 	$(PY) -m pytest tests/device/test_skbuff.py $(PYTEST_ARGS) --target=rp2js-natmod
 
 # The W5500 driver on the register-level model, bridged to a veth (docs/w5500.md)
-W5500_TESTS := tests/host/test_link_ipv4.py tests/host/test_udp_linux.py tests/host/test_packet_offloads.py tests/host/test_ip_malformed.py tests/host/test_tcp_linux.py \
+W5500_TESTS := tests/host/test_link_ipv4.py tests/host/test_udp_linux.py tests/host/test_packet_offloads.py tests/host/test_ip_malformed.py tests/host/test_tcp_linux.py tests/host/test_tls_board.py \
 	tests/device/test_w5500.py tests/device/test_board.py
 test-w5500: firmware-all
 	$(PY) -m pytest $(W5500_TESTS) $(PYTEST_ARGS) --target=unix-w5500

@@ -8,17 +8,28 @@ CMODS    := $(ROOT)/firmware/cmodules
 JOBS     ?= $(shell nproc)
 MPY_COMMON := MICROPY_MPYCROSS=$(MPYCROSS) MICROPY_MPYCROSS_DEPENDENCY=$(MPYCROSS) \
 	MPY_LIB_DIR=$(MPYLIB) -j$(JOBS)
-UNIX_FLAGS := MPY_CROSS_FLAGS=-march=x64 MICROPY_PY_SSL=0 MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=0 MICROPY_PY_BTREE=0 \
+# ssl: MicroPython's tls module on mbedtls (build/mbedtls, firmware/deps.sh; docs/tls.md)
+UNIX_FLAGS := MPY_CROSS_FLAGS=-march=x64 MICROPY_PY_SSL=1 MICROPY_SSL_AXTLS=0 MICROPY_SSL_MBEDTLS=1 MICROPY_PY_BTREE=0 \
 	FROZEN_MANIFEST=$(ROOT)/firmware/manifest_unix.py $(MPY_COMMON)
 
 build/mpy-cross/mpy-cross: host-deps
 	$(MAKE) -s -C $(MPY)/mpy-cross BUILD=$(ROOT)/build/mpy-cross -j$(JOBS)
 
+# MicroPython's make tracks headers, not -D flags: a build dir made with other
+# flags (MICROPY_PY_SSL=0 before TLS) keeps stale objects and qstrs, so it is
+# wiped when the flags it was made with differ (build/<dir>/.ksock-flags).
+flags_check = f="$(ROOT)/build/$(1)/.ksock-flags"; want='$(2)'; \
+	[ "$$(cat $$f 2>/dev/null)" = "$$want" ] || { rm -rf "$(ROOT)/build/$(1)"; mkdir -p "$(ROOT)/build/$(1)"; \
+	printf '%s' "$$want" > $$f; }
+UNIX_CFG = $(filter MICROPY_PY_% MICROPY_SSL_%,$(UNIX_FLAGS))
+
 .PHONY: unix unix-nocmod qemu firmware-all
 unix: build/mpy-cross/mpy-cross
+	@$(call flags_check,unix,$(UNIX_CFG))
 	$(MAKE) -s -C $(MPY)/ports/unix BUILD=$(ROOT)/build/unix USER_C_MODULES=$(CMODS) $(UNIX_FLAGS)
 
 unix-nocmod: build/mpy-cross/mpy-cross
+	@$(call flags_check,unix-nocmod,$(UNIX_CFG))
 	$(MAKE) -s -C $(MPY)/ports/unix BUILD=$(ROOT)/build/unix-nocmod $(UNIX_FLAGS)
 
 qemu: build/mpy-cross/mpy-cross

@@ -8,7 +8,7 @@ cd "$ROOT"
 
 APT_PKGS="build-essential libffi-dev pkg-config python3-venv gcc-arm-none-eabi libnewlib-arm-none-eabi
  qemu-system-arm gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf iproute2 iputils-ping ethtool tcpdump curl xz-utils
- ser2net mosquitto mosquitto-clients dnsmasq-base netcat-openbsd"
+ ser2net mosquitto mosquitto-clients dnsmasq-base netcat-openbsd openssl"
 MP_VER=1.25.0
 MP_TARBALL="micropython_${MP_VER}+ds.orig.tar.xz"
 MP_DIR="$ROOT/build/micropython"
@@ -85,4 +85,34 @@ if [ ! -f "$MP_DIR/.ksock-unpacked" ]; then
     say "micropython $MP_VER unpacked in build/micropython (sha256 ok)"
 else
     say "micropython source present"
+fi
+
+# --- mbedtls source (MicroPython's ssl/tls module) from Debian's source package --
+# Same private sources list; apt checks the download against the signed index.
+# It goes into build/mbedtls and MicroPython's empty lib/mbedtls points at it
+# (a relative link, so a copied build/ keeps working): the unix ports build
+# MICROPY_SSL_MBEDTLS from it, and the rp2 port always links it.
+MBEDTLS_DIR="$ROOT/build/mbedtls"
+if [ ! -f "$MBEDTLS_DIR/.ksock-unpacked" ]; then
+    APT="$ROOT/build/apt"
+    O=(-o "Dir::Etc::sourcelist=$APT/sources.list" -o Dir::Etc::sourceparts=/nonexistent
+       -o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT/cache")
+    if ! ls "$APT/src"/mbedtls_*.orig.tar.* >/dev/null 2>&1; then
+        say "fetching mbedtls source package (trixie)"
+        mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/src"
+        [ -f "$APT/sources.list" ] || echo "deb-src http://deb.debian.org/debian trixie main" > "$APT/sources.list"
+        apt-get "${O[@]}" update -qq
+        (cd "$APT/src" && apt-get "${O[@]}" source --download-only mbedtls >/dev/null 2>&1)
+    fi
+    tarball="$(ls "$APT/src"/mbedtls_*.orig.tar.* | sort -V | tail -1)"
+    rm -rf "$MBEDTLS_DIR" && mkdir -p "$MBEDTLS_DIR"
+    tar -C "$MBEDTLS_DIR" --strip-components=1 -xf "$tarball"
+    touch "$MBEDTLS_DIR/.ksock-unpacked"
+    say "$(basename "$tarball") unpacked in build/mbedtls"
+else
+    say "mbedtls source present"
+fi
+if [ "$(readlink "$MP_DIR/lib/mbedtls" 2>/dev/null)" != "../../mbedtls" ]; then
+    rm -rf "$MP_DIR/lib/mbedtls"
+    ln -s ../../mbedtls "$MP_DIR/lib/mbedtls"
 fi

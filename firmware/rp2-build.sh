@@ -11,8 +11,9 @@ MPY="$ROOT/build/micropython"
 SRC="$ROOT/build/rp2-src"
 OUT="$ROOT/build/rp2"
 bash "$ROOT/firmware/rp2-deps.sh"
-# The DFSG tarball's lib/ submodules are empty dirs: point them at the Debian sources.
-for d in pico-sdk tinyusb mbedtls; do
+# The DFSG tarball's lib/ submodules are empty dirs: point them at the Debian sources
+# (lib/mbedtls: firmware/deps.sh links it to build/mbedtls for every port).
+for d in pico-sdk tinyusb; do
     if [ ! -L "$MPY/lib/$d" ]; then
         rmdir "$MPY/lib/$d" 2>/dev/null || rm -rf "$MPY/lib/$d"
         ln -s "$SRC/$d" "$MPY/lib/$d"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sources for the rp2 port (W5500-EVB-Pico), from Debian packages alone:
 #   pico-sdk-source, tinyusb-source (trixie, arch all .debs, `apt-get download`)
-#   mbedtls orig tarball (trixie deb-src; the rp2 CMake always links mbedtls)
-# unpacked into build/rp2-src/{pico-sdk,tinyusb,mbedtls}. A private sources list
+# (mbedtls, which the rp2 CMake always links, comes from firmware/deps.sh: build/mbedtls)
+# unpacked into build/rp2-src/{pico-sdk,tinyusb}. A private sources list
 # in build/apt-rp2 is used, the system's apt sources are never touched.
 # Idempotent: a marker file makes a second run a no-op. Invoked by `make rp2`.
 set -euo pipefail
@@ -20,20 +20,17 @@ command -v cmake >/dev/null || {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cmake >/dev/null
 }
 mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/dl" "$SRC"
-printf 'deb http://deb.debian.org/debian trixie main\ndeb-src http://deb.debian.org/debian trixie main\n' \
-    > "$APT/sources.list"
+printf 'deb http://deb.debian.org/debian trixie main\n' > "$APT/sources.list"
 O=(-o "Dir::Etc::sourcelist=$APT/sources.list" -o Dir::Etc::sourceparts=/nonexistent
    -o "Dir::State::Lists=$APT/lists" -o "Dir::Cache=$APT/cache"
    -o "Dir::State::status=$APT/status" -o APT::Get::AllowUnauthenticated=false)
 touch "$APT/status"
-if ! ls "$APT/dl"/pico-sdk-source_*.deb "$APT/dl"/tinyusb-source_*.deb >/dev/null 2>&1 \
-   || ! ls "$APT/dl"/mbedtls_*.orig.tar.* >/dev/null 2>&1; then
+if ! ls "$APT/dl"/pico-sdk-source_*.deb "$APT/dl"/tinyusb-source_*.deb >/dev/null 2>&1; then
     say "apt-get update (private trixie list)"
     apt-get "${O[@]}" update -qq
     (cd "$APT/dl" && apt-get "${O[@]}" download pico-sdk-source tinyusb-source >/dev/null)
-    (cd "$APT/dl" && apt-get "${O[@]}" source --download-only mbedtls >/dev/null 2>&1)
 fi
-rm -rf "$SRC"/{x,pico-sdk,tinyusb,mbedtls}
+rm -rf "$SRC"/{x,pico-sdk,tinyusb}
 mkdir -p "$SRC/x"
 for d in "$APT/dl"/pico-sdk-source_*.deb "$APT/dl"/tinyusb-source_*.deb; do
     dpkg-deb -x "$d" "$SRC/x"
@@ -41,8 +38,6 @@ done
 mv "$SRC/x/usr/src/pico-sdk" "$SRC/pico-sdk"
 mv "$SRC/x/usr/src/tinyusb" "$SRC/tinyusb"
 touch "$SRC/pico-sdk/README.md"  # the rp2 CMake checks for it to know the submodule is there
-mkdir -p "$SRC/mbedtls"
-tar -C "$SRC/mbedtls" --strip-components=1 -xf "$(ls "$APT/dl"/mbedtls_*.orig.tar.* | head -1)"
 rm -rf "$SRC/x"
 touch "$SRC/.ksock-ready"
-say "pico-sdk, tinyusb, mbedtls ready in build/rp2-src"
+say "pico-sdk, tinyusb ready in build/rp2-src"

@@ -2,7 +2,8 @@
 (ksock/examples/demo_server.py) through the launcher (`micropython -m ksock.run`),
 with the Linux kernel as the peer on a veth (unix) or tap (QEMU). It serves UDP
 echo on port 7 and, once the stack has TCP, TCP echo on 7 and an HTTP page with
-ksock's socket table and counters on 80. ksock takes its address by DHCP from a
+ksock's socket table and counters on 80 (unix targets: the same page over TLS on
+443, with a certificate made for the run by make_cert). ksock takes its address by DHCP from a
 dnsmasq in the peer namespace (Debian dnsmasq-base), which also answers DNS: the
 demo resolves peer.ksock.lan (the Linux side) before it serves. Ctrl-C stops it
 and removes everything.
@@ -10,7 +11,7 @@ and removes everything.
     python -m host_tools.run --target=unix|unix-nocmod|qemu|rp2js [--check] [--status] [--static]
 
 --check: bring it up, exercise it from the Linux side once (UDP echo, HTTP when
-TCP is there), print the results and stop (exit status 0 when all worked).
+TCP is there, HTTPS when ssl is), print the results and stop (exit status 0 when all worked).
 --status: only boot the target and print its bring-up report (the old `make run`).
 --static: a fixed address (the link's .2) instead of DHCP, no dnsmasq.
 """
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -29,6 +31,7 @@ from hil.dnsmasq import Dnsmasq
 from hil.targets import BUILD, ROOT, make_target
 
 PEER_NAME = "peer.ksock.lan"  # dnsmasq's record for the Linux side, which the demo resolves
+HTTPS_NAME = "ksock-demo.ksock.lan"  # the name in the demo's certificate (unix targets: HTTPS on 443)
 
 DEMO = os.environ.get("KSOCK_DEMO") or os.path.join(ROOT, "ksock", "examples", "demo_server.py")
 
@@ -80,6 +83,38 @@ def check_http(lk):
         c.close()
 
 
+def make_cert(d):
+    """A CA and HTTPS_NAME's certificate signed by it, made now by the openssl
+    CLI in d (EC P-256, two days): {"ca", "cert", "key"} paths, None without openssl."""
+    if not shutil.which("openssl"):
+        return None
+
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=make run demo CA")
+    ossl("req", *ec, "-keyout", "demo.key", "-out", "demo.csr", "-subj", "/CN=" + HTTPS_NAME)
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:%s\n" % HTTPS_NAME)
+    ossl("x509", "-req", "-in", "demo.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "demo.pem", "-days", "2", "-extfile", "ext")
+    return {k: os.path.join(d, v) for k, v in (("ca", "ca.pem"), ("cert", "demo.pem"), ("key", "demo.key"))}
+
+
+def _curl_https(lk, ca):
+    return ["ip", "netns", "exec", lk.peer.name, "curl", "-sS", "-m", "20", "--cacert", ca,
+            "--resolve", "%s:443:%s" % (HTTPS_NAME, lk.tgt_ip), "https://%s/" % HTTPS_NAME]
+
+
+def check_https(lk, ca):
+    """GET / over TLS from the Linux side with curl, the certificate verified
+    against this run's CA and its name against HTTPS_NAME."""
+    if not shutil.which("curl"):
+        return False, "curl not installed"
+    r = subprocess.run(_curl_https(lk, ca), capture_output=True, text=True)
+    return r.returncode == 0 and "/proc/net/snmp" in r.stdout, r.stdout + r.stderr
+
+
 def _leased(a, lk, timeout=20):
     """--dhcp: wait for dnsmasq's lease and point the checks at that address."""
     if not a.dhcp:
@@ -97,7 +132,7 @@ def _resolved(lk, out):
     return ok
 
 
-def _checks(lk, tcp, slowdown=1):
+def _checks(lk, tcp, slowdown=1, tls=None):
     ok = check_udp_echo(lk, tries=20 * slowdown)  # after a lease the board still probes the address (RFC 5227)
     print("check: UDP echo on %s:7 from Linux: %s" % (lk.tgt_ip, "ok" if ok else "FAILED"))
     if tcp:
@@ -106,15 +141,24 @@ def _checks(lk, tcp, slowdown=1):
         if not hok:
             print(text[-2000:])
         ok = ok and hok
+    if tcp and tls:
+        sok, text = check_https(lk, tls["ca"])
+        print("check: HTTPS GET https://%s/ (%s) from Linux, certificate verified: %s" % (
+            HTTPS_NAME, lk.tgt_ip, "ok" if sok else "FAILED"))
+        if not sok:
+            print(text[-2000:])
+        ok = ok and sok
     return ok
 
 
-def _howto(lk, tcp):
+def _howto(lk, tcp, tls=None):
     print("from the Linux side (namespace %s, %s on %s):" % (lk.peer.name, lk.peer_ip, lk.peer_if))
     print("  ip netns exec %s sh -c 'echo hi | nc -u -w1 %s 7'" % (lk.peer.name, lk.tgt_ip))
     if tcp:
         print("  ip netns exec %s curl http://%s/" % (lk.peer.name, lk.tgt_ip))
         print("  ip netns exec %s nc %s 7" % (lk.peer.name, lk.tgt_ip))
+    if tcp and tls:
+        print("  " + " ".join(_curl_https(lk, tls["ca"])))
 
 
 def run_unix(a, lk):
@@ -123,8 +167,11 @@ def run_unix(a, lk):
     env.setdefault("MICROPYPATH", ".frozen")
     addr = ["--addr", "dhcp", "--hostname", "ksock-demo"] if a.dhcp else [
         "--addr", "%s/%d" % (lk.tgt_ip, lk.prefix), "--gw", lk.peer_ip]
+    tmp = tempfile.mkdtemp(prefix="ksock-run-")
+    tls = make_cert(tmp)  # HTTPS beside HTTP, with a certificate made for this run
     cmd = ["ip", "netns", "exec", lk.tgt.name, binary, "-m", "ksock.run",
-           "--iface", lk.tgt_if] + addr + [DEMO] + (["--resolve", PEER_NAME] if a.dhcp else [])
+           "--iface", lk.tgt_if] + addr + [DEMO] + (["--resolve", PEER_NAME] if a.dhcp else []) + (
+               ["--https", tls["cert"], tls["key"]] if tls else [])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                          cwd=BUILD, start_new_session=True,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -145,14 +192,16 @@ def run_unix(a, lk):
                 return 1
             time.sleep(0.05)
         tcp = not any("TCP not in this stack" in x for x in lines)
+        if not any("HTTPS on 443" in x for x in lines):
+            tls = None  # this interpreter has no ssl
         ok = _leased(a, lk)
         print("ksock on %s in netns %s at %s/%d; Linux peer %s on %s" % (
             a.target, lk.tgt.name, lk.tgt_ip, lk.prefix, lk.peer_ip, lk.peer_if))
         if a.dhcp:
             ok = _resolved(lk, "".join(lines)) and ok
-        ok = _checks(lk, tcp) and ok
+        ok = _checks(lk, tcp, tls=tls) and ok
         if not a.check:
-            _howto(lk, tcp)
+            _howto(lk, tcp, tls)
             print("up; Ctrl-C to stop")
             p.wait()
     except KeyboardInterrupt:
@@ -166,6 +215,7 @@ def run_unix(a, lk):
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
         th.join(2)
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1
 
 

@@ -3,7 +3,11 @@
 # select.select(), as MicroPython's. A poll object keeps its registrations on
 # an epoll set, so a wait costs O(ready), and the softirq loop runs while it
 # waits. Accepts ksock.socket objects (their fileno() is the ksock fd), raw
-# ksock fds, and other stream objects (asked with ioctl(MP_STREAM_POLL)).
+# ksock fds, and other stream objects, asked through their stream protocol's
+# ioctl(MP_STREAM_POLL) by the interpreter's own poll with a zero timeout: a
+# tls SSLSocket has no Python-level ioctl, and its C one asks the ksock socket
+# underneath (modtls_mbedtls.c socket_ioctl) for what the handshake needs.
+import sys
 from ksock.compat import const
 from ksock.fs import fdtable, eventpoll as _ep
 from ksock.fs.select import core_sys_select
@@ -16,6 +20,23 @@ POLLERR = const(0x8)
 POLLHUP = const(0x10)
 _MP_STREAM_POLL = const(3)
 _ONESHOT = const(1)
+
+
+def _builtin_select():
+    """The interpreter's own select (None on CPython), even when ksock.run has
+    put this module in sys.modules['uselect']."""
+    saved = sys.modules.pop("uselect", None)
+    try:
+        import uselect
+        return uselect if hasattr(uselect, "poll") and not hasattr(uselect, "_builtin_select") else None
+    except ImportError:
+        return None
+    finally:
+        if saved is not None:
+            sys.modules["uselect"] = saved
+
+
+_builtin = _builtin_select()
 
 
 def _ksock_fd(obj):
@@ -31,12 +52,13 @@ class poll:
         self._ep = fdtable.fdget(self._epfd).private_data
         self._objs = {}  # fd -> object (what poll() hands back)
         self._foreign = {}  # non-ksock object -> eventmask
+        self._bp = None  # the built-in poll holding the same, made on first use
 
     def register(self, obj, eventmask=POLLIN | POLLOUT):
         with _SYS:
             fd = _ksock_fd(obj)
             if fd < 0:
-                self._foreign[obj] = eventmask
+                self._set_foreign(obj, eventmask)
                 return
             op = _ep.EPOLL_CTL_MOD if fd in self._objs else _ep.EPOLL_CTL_ADD
             self._objs[fd] = obj
@@ -48,7 +70,7 @@ class poll:
             if fd < 0:
                 if obj not in self._foreign:
                     raise OSError(2)  # ENOENT, as MicroPython
-                self._foreign[obj] = eventmask
+                self._set_foreign(obj, eventmask)
                 return
             if fd not in self._objs:
                 raise OSError(2)
@@ -59,12 +81,22 @@ class poll:
         with _SYS:
             fd = _ksock_fd(obj)
             if fd < 0:
-                self._foreign.pop(obj, None)
+                if self._foreign.pop(obj, None) is not None and self._bp is not None:
+                    self._bp.unregister(obj)
                 return
             if self._objs.pop(fd, None) is not None:
                 _ep.do_epoll_ctl(self._epfd, _ep.EPOLL_CTL_DEL, fd, 0, fd)
 
+    def _set_foreign(self, obj, eventmask):
+        self._foreign[obj] = eventmask
+        if _builtin is not None:
+            if self._bp is None:
+                self._bp = _builtin.poll()
+            self._bp.register(obj, eventmask)
+
     def _foreign_ready(self):
+        if self._bp is not None:
+            return self._bp.poll(0)
         out = []
         for obj, ev in self._foreign.items():
             r = obj.ioctl(_MP_STREAM_POLL, ev) if hasattr(obj, "ioctl") else 0
@@ -95,7 +127,7 @@ class poll:
             for obj, ev in box:
                 out.append((obj, ev))
                 if flags & _ONESHOT:
-                    self._foreign[obj] = 0
+                    self._set_foreign(obj, 0)
             return out
 
     def ipoll(self, timeout=-1, flags=0):

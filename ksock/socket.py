@@ -94,6 +94,7 @@ class socket(io.IOBase):
     def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0, fileno=None):
         self._fd = _ks.socket(af, type, proto) if fileno is None else fileno
         self._blocking = True
+        self._dgram = type == SOCK_DGRAM
 
     def __repr__(self):
         return "<_socket %d>" % self._fd
@@ -243,6 +244,10 @@ class socket(io.IOBase):
             if k == 0:
                 break
             done += min(k, len(mv) - done)
+            if self._dgram:
+                # one datagram, as read(2) and the stream read a C caller makes
+                # (DTLS in modtls_mbedtls.c asks for a whole record at most)
+                break
         return done
 
     def read(self, n=-1):

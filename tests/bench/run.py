@@ -282,7 +282,42 @@ def dnsmasq_peer(lk, stop):
 
 
 QUICK = [False]  # --quick: scripts see QUICK = True and run short
-PEERS = {"udp": udp_peer, "tcp": tcp_peer, "dnsmasq": dnsmasq_peer}
+def tls_pki(d):
+    """bench_tls.py's certificates, made by the openssl CLI in d: a test CA and
+    peer.ksock.lan's EC P-256 certificate. Returns the script's prelude (CA_DER)."""
+    import subprocess
+
+    def ossl(*a):
+        subprocess.run(["openssl"] + list(a), cwd=d, check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ksock bench CA")
+    ossl("req", *ec, "-keyout", "peer.key", "-out", "peer.csr", "-subj", "/CN=peer.ksock.lan")
+    with open(os.path.join(d, "ext"), "w") as f:
+        f.write("subjectAltName=DNS:peer.ksock.lan\n")
+    ossl("x509", "-req", "-in", "peer.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "peer.pem", "-days", "2", "-extfile", "ext")
+    ossl("x509", "-in", "ca.pem", "-outform", "DER", "-out", "ca.der")
+    # NOW: a board's clock starts in the past (no NTP here): the script sets it,
+    # or the certificates made today would not be valid yet
+    return "CA_DER = %r\nNOW = %r\n" % (open(os.path.join(d, "ca.der"), "rb").read(), tuple(time.gmtime()[:6]))
+
+
+def tls_peer(lk, stop, d):
+    """bench_tls.py's peer: openssl s_server -www on 4433 (a status page per GET)."""
+    import subprocess
+    p = subprocess.Popen(["ip", "netns", "exec", lk.peer.name, "openssl", "s_server", "-accept",
+                          "%s:4433" % lk.peer_ip, "-cert", os.path.join(d, "peer.pem"),
+                          "-key", os.path.join(d, "peer.key"), "-www", "-quiet"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        stop.wait()
+    finally:
+        p.terminate()
+        p.wait(10)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+PEERS = {"udp": udp_peer, "tcp": tcp_peer, "dnsmasq": dnsmasq_peer, "tls": tls_peer}
 
 
 def run_net(spec, path):
@@ -300,7 +335,13 @@ def run_net(spec, path):
         kw["ifname"], kw["mac"] = lk.tgt_if, lk.tgt_mac
     stop = threading.Event()
     kind = open(path).readline().partition("peer=")[2].split()
-    peer = threading.Thread(target=PEERS[kind[0] if kind else "udp"], args=(lk, stop), daemon=True)
+    kind = kind[0] if kind else "udp"
+    args, extra = (lk, stop), ""
+    if kind == "tls":
+        import tempfile
+        d = tempfile.mkdtemp(prefix="ksbench")
+        extra, args = tls_pki(d), (lk, stop, d)
+    peer = threading.Thread(target=PEERS[kind], args=args, daemon=True)
     t = make_target(spec, **kw)
     cap = None
     try:
@@ -313,7 +354,7 @@ def run_net(spec, path):
             time.sleep(1)  # tcpdump is capturing before the first frame
         peer.start()
         iface = {"qemu": "lan9118"}.get(spec, "board:" + t.board if spec.startswith("rp2js") else lk.tgt_if)
-        pre = "IFACE = %r\nTGT_IP = %r\nPEER_IP = %r\nQUICK = %r\n" % (iface, lk.tgt_ip, lk.peer_ip, QUICK[0])
+        pre = "IFACE = %r\nTGT_IP = %r\nPEER_IP = %r\nQUICK = %r\n" % (iface, lk.tgt_ip, lk.peer_ip, QUICK[0]) + extra
         return t.exec(pre + open(path).read(), timeout=900)
     finally:
         if cap is not None:

@@ -28,6 +28,9 @@ def test_make_run_demo_reachable_from_linux_and_cleaned_up(netns_ok, target_name
     assert "check: UDP echo" in out and "ok" in out.split("check: UDP echo")[1].split("\n")[0]
     if os.path.exists(os.path.join(ROOT, "ksock", "net", "ipv4", "tcp_ipv4.py")):
         assert "check: HTTP GET" in out and "FAILED" not in out
+    if target_name.startswith("unix"):  # the unix ports have ssl: HTTPS with a certificate made for the run
+        assert "check: HTTPS GET https://ksock-demo.ksock.lan/" in out, out
+        assert "certificate verified: ok" in out.split("check: HTTPS GET")[1].split("\n")[0], out
     assert "demo: served" in out  # the launcher stopped the program with Ctrl-C (SIGINT)
     left = [n for n in netns.sh("ip", "netns", "list").split() if "-%d-" % p.pid in n]
     assert not left  # its namespaces (named ks*-<pid>-<n>) are gone
