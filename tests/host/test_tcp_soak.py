@@ -105,7 +105,7 @@ def veth(netns_ok, target_name):
     lk.delete()
 
 
-@pytest.mark.parametrize("order", ["peer"])  # "ksock" (ksock holds TIME_WAIT) waits for TIME_WAIT records
+@pytest.mark.parametrize("order", ["peer", "ksock"])
 def test_tcp_soak_connect_echo_close_each_order_heap_sockets_pool_back_to_baseline(veth, tmp_path, target_name, order):
     lk, binary = veth
     n = int(os.environ.get("SOAK_N", 10000 if target_name == "unix" else 3000))

@@ -557,7 +557,12 @@ def tcp_close(sk, timeout):
         tcp_set_state(sk, TCP_CLOSE)
         tcp_output.tcp_send_active_reset(sk)
     elif tcp_close_state(sk):
-        tcp_output.tcp_send_fin(sk)
+        try:
+            tcp_output.tcp_send_fin(sk)
+        except MemoryError:  # a fragmented heap had no block for the FIN's state (a grown
+            XMIB.TCPAbortOnMemory += 1  # attribute table): close(2) never fails, it resets
+            tcp_set_state(sk, TCP_CLOSE)
+            tcp_output.tcp_send_active_reset(sk)
     if timeout and sk.sk_state != TCP_CLOSE:
         _wait(sk, lambda: (1 << sk.sk_state) & (TCPF_FIN_WAIT2 | TCPF_TIME_WAIT | TCPF_CLOSE), timeout)
     sock_set_flag(sk, SOCK_DEAD)
@@ -565,7 +570,13 @@ def tcp_close(sk, timeout):
     st = sk.sk_state
     if st == TCP_FIN_WAIT2:
         tmo = (sk.linger2 or sysctl.sysctl("net.ipv4.tcp_fin_timeout")) * HZ
-        timer.mod_timer_in(sk.ka_timer, tmo)  # an orphan does not wait forever
+        try:
+            timer.mod_timer_in(sk.ka_timer, tmo)  # an orphan does not wait forever
+        except MemoryError:  # no room in the timer heap: an orphan that cannot time out is reset
+            XMIB.TCPAbortOnMemory += 1
+            tcp_set_state(sk, TCP_CLOSE)
+            tcp_output.tcp_send_active_reset(sk)
+            st = TCP_CLOSE
     if st == TCP_CLOSE:
         tcp_destroy(sk)
 
