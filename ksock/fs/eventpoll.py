@@ -215,21 +215,35 @@ def ep_send_events(ep, maxevents):
     res = []
     tx = ep.rdllist
     ep.rdllist = []
-    for i in range(len(tx)):
-        if len(res) >= maxevents:
-            ep.rdllist = tx[i:] + ep.rdllist  # the rest stays ready, in order
-            break
-        epi = tx[i]
-        epi.rdl = False
-        revents = ep_item_poll(epi, None)
-        if not revents:
-            continue  # the event went away before we looked: not ready after all
-        res.append((epi.data, revents))
-        if epi.events & EPOLLONESHOT:
-            epi.events &= EP_PRIVATE_BITS
-        elif not epi.events & EPOLLET:
-            epi.rdl = True  # level-triggered: stays on the list, checked next time
-            ep.rdllist.append(epi)
+    n = len(tx)
+    i = 0
+    try:
+        while i < n:
+            if len(res) >= maxevents:
+                ep.rdllist = tx[i:] + ep.rdllist  # the rest stays ready, in order
+                break
+            epi = tx[i]
+            epi.rdl = False
+            revents = ep_item_poll(epi, None)
+            if revents:
+                res.append((epi.data, revents))
+                if epi.events & EPOLLONESHOT:
+                    epi.events &= EP_PRIVATE_BITS
+                elif not epi.events & EPOLLET:
+                    epi.rdl = True  # level-triggered: stays on the list, checked next time
+                    ep.rdllist.append(epi)
+            # (else the event went away before we looked: not ready after all)
+            i += 1
+    except MemoryError:
+        # A full heap mid-way: what was not handed out stays ready, as Linux
+        # splices txlist back (ep_done_scan); tx has room for it all, so
+        # this allocates nothing. The caller answers ENOMEM.
+        for j in range(i, n):
+            tx[j].rdl = True
+        del tx[:i]
+        tx.extend(ep.rdllist)
+        ep.rdllist = tx
+        raise
     return res
 
 
