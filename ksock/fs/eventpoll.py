@@ -151,8 +151,9 @@ def ep_eventpoll_poll(f, pt=None):
 def ep_eventpoll_release(f):
     eventpoll_release(f)
     ep = f.private_data
-    for epi in list(ep.items.values()):
-        ep_remove(ep, epi)
+    items = ep.items
+    while items:  # one at a time, no copy of the set: close(2) on a full heap must not fail
+        ep_remove(ep, items.popitem()[1])
 
 
 eventpoll_fops = fdtable.file_operations("[eventpoll]", poll=ep_eventpoll_poll, release=ep_eventpoll_release)
