@@ -106,6 +106,8 @@ def proc_net_lines(name):
         except ImportError:
             raise OSError(2)
         return getattr(mod, name + "4_seq_show")()
+    if name == "snmp" or name == "netstat":
+        return proc.mib_seq_show(proc.MIBS if name == "snmp" else proc.NETSTAT)
     return iter(proc_net(name).split("\n"))
 
 

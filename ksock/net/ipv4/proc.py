@@ -61,17 +61,17 @@ def snmp():
     return d
 
 
+def mib_seq_show(mibs):
+    """/proc/net/snmp or netstat a line at a time (seq_file): a board's heap
+    may hold no block for the whole text."""
+    for m in mibs:
+        yield m.title + ": " + " ".join(m.names)
+        yield m.title + ": " + " ".join([str(getattr(m, n)) for n in m.names])
+
+
 def proc_net_netstat():
-    out = []
-    for m in NETSTAT:
-        out.append(m.title + ": " + " ".join(m.names))
-        out.append(m.title + ": " + " ".join(str(getattr(m, n)) for n in m.names))
-    return "\n".join(out)
+    return "\n".join(mib_seq_show(NETSTAT))
 
 
 def proc_net_snmp():
-    out = []
-    for m in MIBS:
-        out.append(m.title + ": " + " ".join(m.names))
-        out.append(m.title + ": " + " ".join(str(getattr(m, n)) for n in m.names))
-    return "\n".join(out)
+    return "\n".join(mib_seq_show(MIBS))
