@@ -451,7 +451,10 @@ def test_fail_nth_allocation_each_point_of_lo_exchange_clean_errno_no_leak_new_c
     points = FI.disarm()
     assert points >= 10, points  # skbs, chunks, rings, timers, socks all counted
     survived = 0
-    for nth in range(1, points + 1):
+    # the emulated RP2040 runs at about 1/3 real time: every 5th point there
+    # (the whole walk runs on unix, unix-nocmod and QEMU)
+    step = 5 if TARGET.startswith("rp2js") else 1
+    for nth in range(1, points + 1, step):
         FI.arm(nth)
         if _lo_exchange(lfd, port):
             survived += 1
@@ -462,4 +465,4 @@ def test_fail_nth_allocation_each_point_of_lo_exchange_clean_errno_no_leak_new_c
     K.close(lfd)
     fresh()
     assert sk_mem.tcp_memory.allocated == 0 and sk_mem.tcp_memory.sockets == 0
-    assert survived < points  # some failures did end a connection (cleanly)
+    assert survived < (points + step - 1) // step  # some failures did end a connection (cleanly)
